@@ -1,0 +1,61 @@
+"""The ``sccg-edge`` command line: one typer app, one module per stage.
+
+Each module under ``sccg_edge/cli/`` defines ``register(app)``, which adds its commands. Commands only parse
+arguments, call one library function and print its result; heavy imports happen inside the command bodies so
+that ``sccg-edge --help`` stays fast and imports no inference runtime.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from sccg_edge.errors import SccgError
+
+app = typer.Typer(
+    name="sccg-edge",
+    help="Structure-constrained CycleGAN for brain MR<->CT: train, distill, quantize, export, bench, convert.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register_all() -> None:
+    from sccg_edge.cli import data, metrics, train
+
+    for module in (data, metrics, train):
+        module.register(app)
+
+
+_register_all()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, turning user errors into one line on stderr and a non-zero exit code."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except SccgError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except typer.Exit as ex:  # raised by commands that stop early on purpose
+        return ex.exit_code
+    except Exception as ex:  # click usage errors (bad flag, missing argument)
+        import click
+
+        if isinstance(ex, click.exceptions.ClickException):
+            ex.show()
+            return ex.exit_code
+        if isinstance(ex, click.exceptions.Abort):
+            print("error: aborted", file=sys.stderr)
+            return 1
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
