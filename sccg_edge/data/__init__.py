@@ -1,0 +1,1 @@
+"""Data loading, phantom generation and DICOM I/O."""

@@ -1,0 +1,1 @@
+"""Training: the scCycleGAN teacher (``teacher.py``) and checkpoints (``checkpoint.py``)."""

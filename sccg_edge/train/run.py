@@ -1,0 +1,280 @@
+"""``train_teacher(cfg, out)``: the resumable training loop around :mod:`sccg_edge.train.teacher`.
+
+Run folder layout::
+
+    RUN/config.yaml              resolved config (also copied into every checkpoint)
+    RUN/checkpoints/last/        written every ``save_every_steps`` steps and at each epoch end (atomic)
+    RUN/checkpoints/best/        the best validation score so far (mean SSIM of both directions)
+    RUN/log.jsonl                one record per step (with the batch's sample ids) and per epoch
+    RUN/metrics.csv              validation metrics per epoch
+    RUN/samples/epoch_NNN.png    MR | sCT | CT || CT | sMR | MR for a few validation slices
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sccg_edge.config import TrainConfig, load_recipe, to_dict
+from sccg_edge.errors import InputError
+from sccg_edge.train.checkpoint import load_checkpoint, save_checkpoint
+from sccg_edge.train.slices import SliceSet, epoch_order, load_splits, make_batch
+from sccg_edge.train.teacher import Networks, build_networks, lr_factor, now, train_step, translate
+from sccg_edge.utils.fs import atomic_write_text
+
+
+def _dist_setup(cfg: TrainConfig) -> tuple[int, int, str]:
+    """Initialise torch.distributed under torchrun; returns (rank, world, device)."""
+    import torch.distributed as dist
+
+    want_cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda was asked for, but PyTorch sees no CUDA device; use --device cpu")
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if want_cuda else "gloo")
+    device = f"cuda:{local}" if want_cuda else "cpu"
+    if want_cuda:
+        torch.cuda.set_device(local)
+    return rank, world, device
+
+
+def _autocast(cfg: TrainConfig, device: str) -> Any:
+    if cfg.amp == "none" or not device.startswith("cuda"):
+        return contextlib.nullcontext
+    dtype = torch.bfloat16 if cfg.amp == "bf16" else torch.float16
+    return lambda: torch.autocast(device_type="cuda", dtype=dtype)
+
+
+def _prepare_run_dir(out: Path, resume: bool) -> None:
+    if resume:
+        if not (out / "config.yaml").is_file():
+            raise InputError("cannot resume: this is not a run folder (config.yaml is missing)", out)
+        return
+    if out.exists() and any(out.iterdir()):
+        raise InputError("output folder exists and is not empty; nothing was overwritten. Resume it with "
+                         "`--resume` or choose a new --out", out)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _truncate_log(log: Path, step: int) -> None:
+    """Drop log records written after the checkpoint we resume from (they will be replayed)."""
+    if not log.exists():
+        return
+    keep = [line for line in log.read_text().splitlines() if line and json.loads(line).get("step", 0) <= step]
+    atomic_write_text(log, "".join(line + "\n" for line in keep))
+
+
+def evaluate(nets: Networks, val: SliceSet, device: str, max_slices: int = 0) -> dict[str, float]:
+    """Validation PSNR/SSIM/MAE/IoU of both directions on the paper's 0..255 scale."""
+    from sccg_edge.metrics import image_metrics, summarize
+
+    n = len(val) if not max_slices else min(max_slices, len(val))
+    out: dict[str, float] = {}
+    for direction, gen, src, tgt in (("sct", nets.g_mr2ct, val.mr[:n], val.ct[:n]),
+                                     ("smr", nets.g_ct2mr, val.ct[:n], val.mr[:n])):
+        pred = translate(gen, src, device=device)
+        rows = [image_metrics(to_255(p), to_255(t), scale="uint8") for p, t in zip(pred, tgt)]
+        out.update({f"{direction}_{k}": v for k, v in summarize(rows).items() if isinstance(v, (int, float))})
+    out["score"] = 0.5 * (out["sct_ssim"] + out["smr_ssim"])
+    return out
+
+
+def to_255(t: torch.Tensor) -> Any:
+    """(1, H, W) or (H, W) tensor in [-1, 1] -> float64 numpy image on the 0..255 scale."""
+    import numpy as np
+
+    return np.clip((t.squeeze().double().numpy() + 1.0) * 127.5, 0.0, 255.0)
+
+
+def save_samples(nets: Networks, val: SliceSet, path: Path, device: str, n: int = 3) -> None:
+    """A PNG grid: per row MR | sCT | CT | sMR for ``n`` validation slices spread along the head."""
+    import numpy as np
+    from PIL import Image
+
+    idx = np.linspace(0, len(val) - 1, num=min(n, len(val))).round().astype(int).tolist()
+    sct = translate(nets.g_mr2ct, val.mr[idx], device=device)
+    smr = translate(nets.g_ct2mr, val.ct[idx], device=device)
+    rows = [np.concatenate([to_255(val.mr[i]), to_255(sct[k]), to_255(val.ct[i]), to_255(smr[k])], axis=1)
+            for k, i in enumerate(idx)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.concatenate(rows, axis=0).round().astype(np.uint8)).save(path)
+
+
+def _append(path: Path, record: dict[str, Any]) -> None:
+    with path.open("a") as fh:
+        fh.write(json.dumps(record) + "\n")
+
+
+def _write_csv_row(path: Path, row: dict[str, Any]) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def weights_digest(nets: Networks) -> str:
+    """SHA-256 over every parameter and buffer, to compare ranks or runs."""
+    h = hashlib.sha256()
+    for name, module in nets.as_dict().items():
+        for key, value in sorted(module.state_dict().items()):
+            h.update(f"{name}.{key}".encode())
+            h.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def resume_config(out: Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """The resolved config of an existing run folder, with optional overrides (e.g. more epochs)."""
+    return load_recipe(str(Path(out) / "config.yaml"), overrides=overrides)
+
+
+def train_teacher(cfg: TrainConfig, out: Path, resume: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Train (or resume) the teacher; returns a summary with the last validation metrics and paths."""
+    import yaml
+
+    out = Path(out)
+    rank, world, device = _dist_setup(cfg)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    if rank == 0:
+        _prepare_run_dir(out, resume)
+        atomic_write_text(out / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    splits = load_splits(cfg.data, seed=cfg.seed)
+    train, val = splits["train"], splits.get("val") or splits["train"]
+    nets = build_networks(cfg, seed=cfg.seed)
+    for module in nets.as_dict().values():
+        module.to(device).train()
+    betas = (cfg.optim.beta1, cfg.optim.beta2)
+    opt_g = torch.optim.Adam([p for g in nets.generators() for p in g.parameters()], lr=cfg.optim.lr, betas=betas)
+    opt_d = torch.optim.Adam([p for d in nets.discriminators() for p in d.parameters()], lr=cfg.optim.lr, betas=betas)
+    state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best_score": -1.0, "wall_s": 0.0}
+    last = out / "checkpoints" / "last"
+    if resume:
+        if not last.exists() and last.with_name("last.old").exists():
+            last = last.with_name("last.old")  # a crash during the folder swap: the previous one is complete
+        if last.exists():
+            state.update(load_checkpoint(last, nets.as_dict(), {"opt_g": opt_g, "opt_d": opt_d}))
+            state.pop("optimizers", None)
+        if rank == 0:
+            _truncate_log(out / "log.jsonl", state["global_step"])
+    config_yaml = yaml.safe_dump(to_dict(cfg), sort_keys=False)
+    batch = cfg.optim.batch_size
+    per_rank = len(epoch_order(len(train), 0, cfg.seed, rank, world))
+    steps_per_epoch = max(1, per_rank // batch)
+    total_steps = steps_per_epoch * cfg.optim.epochs
+    autocast = _autocast(cfg, device)
+    t_start, wall_before = now(), float(state["wall_s"])
+    stop_reason = "epochs"
+    bar = _progress(progress and rank == 0, total_steps, state["global_step"])
+
+    def checkpoint(folder: Path) -> None:
+        if rank == 0:
+            state["wall_s"] = wall_before + now() - t_start
+            save_checkpoint(folder, nets.as_dict(), {"opt_g": opt_g, "opt_d": opt_d}, dict(state), config_yaml)
+
+    with bar:
+        while state["epoch"] < cfg.optim.epochs:
+            epoch = state["epoch"]
+            order = epoch_order(len(train), epoch, cfg.seed, rank, world)
+            while state["step_in_epoch"] < steps_per_epoch:
+                k = state["step_in_epoch"]
+                idx = order[k * batch:(k + 1) * batch]
+                mr, ct = make_batch(train, idx, epoch, cfg.seed, cfg.data,
+                                    unpaired_shift=0 if cfg.loss.paired else 1 + epoch)
+                factor = lr_factor(state["global_step"], total_steps, cfg)
+                for opt in (opt_g, opt_d):
+                    for group in opt.param_groups:
+                        group["lr"] = cfg.optim.lr * factor
+                logs = train_step(nets, opt_g, opt_d, mr.to(device), ct.to(device), cfg, autocast)
+                state["step_in_epoch"] += 1
+                state["global_step"] += 1
+                if rank == 0:
+                    _append(out / "log.jsonl", {"type": "step", "step": state["global_step"], "epoch": epoch,
+                                                "batch": idx, "lr": cfg.optim.lr * factor, **logs})
+                bar.advance(logs)
+                if cfg.save_every_steps and state["global_step"] % cfg.save_every_steps == 0:
+                    checkpoint(last)
+                stop_reason = _should_stop(cfg, state, t_start)
+                if stop_reason:
+                    break
+            if stop_reason and state["step_in_epoch"] < steps_per_epoch:
+                break
+            state["epoch"] += 1
+            state["step_in_epoch"] = 0
+            if rank == 0:
+                metrics = evaluate(nets, val, device, cfg.val_max_slices)
+                save_samples(nets, val, out / "samples" / f"epoch_{epoch + 1:03d}.png", device)
+                row = {"epoch": epoch + 1, "step": state["global_step"],
+                       "wall_s": round(wall_before + now() - t_start, 1), **metrics}
+                _append(out / "log.jsonl", {"type": "epoch", **row})
+                _write_csv_row(out / "metrics.csv", row)
+                bar.epoch_done(row)
+                if metrics["score"] > state["best_score"]:
+                    state["best_score"] = metrics["score"]
+                    state["best_epoch"] = epoch + 1
+                    checkpoint(out / "checkpoints" / "best")
+            checkpoint(last)
+            if stop_reason:
+                break
+    checkpoint(last)
+    summary = {"run": str(out), "stopped_by": stop_reason or "epochs", **{k: v for k, v in state.items()}}
+    if world > 1:
+        atomic_write_text(out / f"rank{rank}.digest", weights_digest(nets))
+        import torch.distributed as dist
+
+        dist.barrier()
+        dist.destroy_process_group()
+    return summary
+
+
+def _should_stop(cfg: TrainConfig, state: dict[str, Any], t_start: float) -> str:
+    if cfg.max_steps and state["global_step"] >= cfg.max_steps:
+        return "max_steps"
+    if cfg.max_minutes and (now() - t_start) / 60.0 >= cfg.max_minutes:
+        return "max_minutes"
+    return ""
+
+
+class _progress:
+    """A rich progress bar over optimisation steps (a no-op when disabled)."""
+
+    def __init__(self, enabled: bool, total: int, done: int) -> None:
+        self.enabled = enabled
+        if enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.progress = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                     TextColumn("{task.fields[info]}"), console=Console(stderr=True))
+            self.task = self.progress.add_task("train", total=total, completed=done, info="")
+
+    def __enter__(self) -> _progress:
+        if self.enabled:
+            self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.enabled:
+            self.progress.__exit__(*exc)
+
+    def advance(self, logs: dict[str, float]) -> None:
+        if self.enabled:
+            info = f"G {logs['g_total']:.3f} D {logs['d_ct'] + logs['d_mr']:.3f}"
+            self.progress.update(self.task, advance=1, info=info)
+
+    def epoch_done(self, row: dict[str, Any]) -> None:
+        if self.enabled:
+            self.progress.console.print(
+                f"epoch {row['epoch']}: sCT SSIM {row['sct_ssim']:.3f} MAE {row['sct_mae']:.1f} | "
+                f"sMR SSIM {row['smr_ssim']:.3f} MAE {row['smr_mae']:.1f}")

@@ -1,0 +1,186 @@
+"""The scCycleGAN teacher: both translation directions trained together.
+
+Networks: ``g_mr2ct`` (MR -> synthetic CT), ``g_ct2mr`` (CT -> synthetic MR), and one PatchGAN per target domain
+(``d_ct``, ``d_mr``). One optimisation step on a batch of pairs (mr, ct) does, for each direction X -> Y:
+
+* generator loss: lambda_adv * LSGAN(D_Y(G(x))) + lambda_pix * D-weighted L1(G(x), y) [paired data only]
+  + lambda_str * SC structure loss(x, G(x)) + lambda_cyc * L1(F(G(x)), x) [+ lambda_idt * L1(G(y), y)];
+* discriminator loss: LSGAN(D_Y(y), D_Y(G(x).detach())).
+
+Data parallelism: under ``torchrun`` every rank takes a strided share of each epoch's permutation and gradients are
+all-reduced (averaged) before each optimizer step, so all ranks keep identical weights; rank 0 alone validates,
+logs and checkpoints. BatchNorm statistics in the discriminators stay per-rank (as in plain DDP).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from sccg_edge.config import TrainConfig
+from sccg_edge.losses import cycle_loss, identity_loss, lsgan_d_loss, lsgan_g_loss, structure_loss, weighted_pixel_l1
+from sccg_edge.models.discriminator import PatchDiscriminator
+from sccg_edge.models.generator import Generator, build_generator
+
+DIRECTIONS = ("mr2ct", "ct2mr")
+
+
+@dataclass
+class Networks:
+    """The four networks of the CycleGAN, keyed as they are saved."""
+
+    g_mr2ct: Generator
+    g_ct2mr: Generator
+    d_ct: PatchDiscriminator
+    d_mr: PatchDiscriminator
+
+    def as_dict(self) -> dict[str, nn.Module]:
+        return {"g_mr2ct": self.g_mr2ct, "g_ct2mr": self.g_ct2mr, "d_ct": self.d_ct, "d_mr": self.d_mr}
+
+    def generators(self) -> list[nn.Module]:
+        return [self.g_mr2ct, self.g_ct2mr]
+
+    def discriminators(self) -> list[nn.Module]:
+        return [self.d_ct, self.d_mr]
+
+
+def generator_overrides(cfg: TrainConfig) -> dict[str, int]:
+    """Width/depth overrides of the generator preset (0 in the config keeps the preset's value)."""
+    out = {}
+    if cfg.model.ngf:
+        out["ngf"] = cfg.model.ngf
+    if cfg.model.n_blocks:
+        out["n_blocks"] = cfg.model.n_blocks
+    return out
+
+
+def build_networks(cfg: TrainConfig, seed: int) -> Networks:
+    """Create the four networks with a seeded initialisation (normal(0, 0.02), as CycleGAN)."""
+    torch.manual_seed(seed)
+    nets = Networks(
+        g_mr2ct=build_generator(cfg.model.generator, **generator_overrides(cfg)),
+        g_ct2mr=build_generator(cfg.model.generator, **generator_overrides(cfg)),
+        d_ct=PatchDiscriminator(in_ch=1, ndf=cfg.model.ndf),
+        d_mr=PatchDiscriminator(in_ch=1, ndf=cfg.model.ndf),
+    )
+    for module in nets.as_dict().values():
+        module.apply(_init_weights)
+    return nets
+
+
+def _init_weights(m: nn.Module) -> None:
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(m.weight, 0.0, 0.02)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.BatchNorm2d):
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
+
+def lr_factor(step: int, total: int, cfg: TrainConfig) -> float:
+    """Learning-rate multiplier at ``step`` of ``total``: warm-up, then constant / linear decay / cosine."""
+    o = cfg.optim
+    if o.warmup_steps and step < o.warmup_steps:
+        return (step + 1) / o.warmup_steps
+    if o.schedule == "constant" or total <= 0:
+        return 1.0
+    frac = min(1.0, step / total)
+    if o.schedule == "linear":  # CycleGAN: constant for the first half, then linearly to zero
+        return 1.0 if frac < 0.5 else max(0.0, 2.0 * (1.0 - frac))
+    return 0.5 * (1.0 + math.cos(math.pi * frac))
+
+
+def _set_requires_grad(modules: list[nn.Module], flag: bool) -> None:
+    for module in modules:
+        for p in module.parameters():
+            p.requires_grad_(flag)
+
+
+def allreduce_grads(modules: list[nn.Module]) -> None:
+    """Average gradients over all ranks (no-op when not distributed)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return
+    grads = [p.grad for m in modules for p in m.parameters() if p.grad is not None]
+    if not grads:
+        return
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    flat /= dist.get_world_size()
+    offset = 0
+    for g in grads:
+        g.copy_(flat[offset:offset + g.numel()].view_as(g))
+        offset += g.numel()
+
+
+def generator_loss(nets: Networks, mr: torch.Tensor, ct: torch.Tensor, cfg: TrainConfig) -> tuple[torch.Tensor, dict]:
+    """Total generator loss of both directions and its named terms (floats, for logging)."""
+    lo = cfg.loss
+    fake_ct, fake_mr = nets.g_mr2ct(mr), nets.g_ct2mr(ct)
+    d_fake_ct, d_fake_mr = nets.d_ct(fake_ct), nets.d_mr(fake_mr)
+    terms: dict[str, torch.Tensor] = {
+        "adv": lsgan_g_loss(d_fake_ct) + lsgan_g_loss(d_fake_mr),
+        "str": structure_loss(mr, fake_ct) + structure_loss(ct, fake_mr),
+    }
+    weights = {"adv": lo.lambda_adv, "str": lo.lambda_str, "cyc": lo.lambda_cyc, "pix": lo.lambda_pix,
+               "idt": lo.lambda_idt}
+    if lo.lambda_cyc:
+        terms["cyc"] = cycle_loss(nets.g_ct2mr(fake_ct), mr) + cycle_loss(nets.g_mr2ct(fake_mr), ct)
+    if lo.paired and lo.lambda_pix:
+        terms["pix"] = weighted_pixel_l1(fake_ct, ct, d_fake_ct) + weighted_pixel_l1(fake_mr, mr, d_fake_mr)
+    if lo.lambda_idt:
+        terms["idt"] = identity_loss(nets.g_mr2ct(ct), ct) + identity_loss(nets.g_ct2mr(mr), mr)
+    total = sum(weights[k] * v for k, v in terms.items())
+    logs = {f"g_{k}": float(v.detach()) for k, v in terms.items()}
+    return total, {**logs, "fake_ct": fake_ct.detach(), "fake_mr": fake_mr.detach()}
+
+
+def discriminator_loss(nets: Networks, mr: torch.Tensor, ct: torch.Tensor, fake_ct: torch.Tensor,
+                       fake_mr: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    """LSGAN loss of both discriminators on real targets and (detached) generated ones."""
+    d_ct = lsgan_d_loss(nets.d_ct(ct), nets.d_ct(fake_ct))
+    d_mr = lsgan_d_loss(nets.d_mr(mr), nets.d_mr(fake_mr))
+    return d_ct + d_mr, {"d_ct": float(d_ct.detach()), "d_mr": float(d_mr.detach())}
+
+
+def train_step(nets: Networks, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer, mr: torch.Tensor,
+               ct: torch.Tensor, cfg: TrainConfig, autocast: Any) -> dict[str, float]:
+    """One optimisation step of generators then discriminators; returns the logged loss terms."""
+    _set_requires_grad(nets.discriminators(), False)
+    opt_g.zero_grad(set_to_none=True)
+    with autocast():
+        g_total, logs = generator_loss(nets, mr, ct, cfg)
+    g_total.backward()
+    allreduce_grads(nets.generators())
+    opt_g.step()
+
+    _set_requires_grad(nets.discriminators(), True)
+    opt_d.zero_grad(set_to_none=True)
+    with autocast():
+        d_total, d_logs = discriminator_loss(nets, mr, ct, logs.pop("fake_ct"), logs.pop("fake_mr"))
+    d_total.backward()
+    allreduce_grads(nets.discriminators())
+    opt_d.step()
+    return {"g_total": float(g_total.detach()), **logs, **d_logs}
+
+
+@torch.no_grad()
+def translate(gen: nn.Module, images: torch.Tensor, batch: int = 4, device: str = "cpu") -> torch.Tensor:
+    """Run a generator over (N, 1, H, W) images in [-1, 1] in eval mode; returns CPU float32."""
+    was_training = gen.training
+    gen.eval()
+    out = [gen(images[i:i + batch].to(device)).float().cpu() for i in range(0, len(images), batch)]
+    gen.train(was_training)
+    return torch.cat(out)
+
+
+def now() -> float:
+    return time.perf_counter()
