@@ -22,6 +22,11 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _root() -> None:
+    """Structure-constrained CycleGAN for brain MR<->CT: train, distill, quantize, export, bench, convert."""
+
+
 def _register_all() -> None:
     from sccg_edge.cli import data, metrics, train
 
@@ -44,13 +49,13 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except typer.Exit as ex:  # raised by commands that stop early on purpose
         return ex.exit_code
-    except Exception as ex:  # click usage errors (bad flag, missing argument)
-        import click
-
-        if isinstance(ex, click.exceptions.ClickException):
+    except Exception as ex:
+        # Usage errors (bad flag, missing argument) come from the click that typer bundles; recognise them by
+        # their interface rather than importing a private module.
+        if callable(getattr(ex, "show", None)) and isinstance(getattr(ex, "exit_code", None), int):
             ex.show()
-            return ex.exit_code
-        if isinstance(ex, click.exceptions.Abort):
+            return ex.exit_code or 2
+        if type(ex).__name__ == "Abort":
             print("error: aborted", file=sys.stderr)
             return 1
         raise

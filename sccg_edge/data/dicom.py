@@ -80,8 +80,10 @@ TAG_KEYWORDS = (
     "SeriesNumber", "InstanceNumber", "NumberOfFrames", "Rows", "Columns", "PixelSpacing", "SliceThickness",
     "SpacingBetweenSlices", "SliceLocation", "ImagePositionPatient", "ImageOrientationPatient", "RescaleSlope",
     "RescaleIntercept", "RescaleType", "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation",
-    "PhotometricInterpretation", "SamplesPerPixel", "WindowCenter", "WindowWidth",
+    "PhotometricInterpretation", "SamplesPerPixel", "WindowCenter", "WindowWidth", "PixelPaddingValue",
+    "PixelPaddingRangeLimit",
 )
+_CT_AIR_HU = -1024.0  # what padding pixels outside a CT's field of view become
 _FUNCTIONAL = (  # (functional group sequence, keyword) overriding the top-level value per frame
     ("PlanePositionSequence", "ImagePositionPatient"), ("PlaneOrientationSequence", "ImageOrientationPatient"),
     ("PixelMeasuresSequence", "PixelSpacing"), ("PixelMeasuresSequence", "SliceThickness"),
@@ -126,8 +128,9 @@ def _floats(value: Any, n: int) -> tuple[float, ...] | None:
 
 def _functional(groups: tuple[Any, ...], seq: str, keyword: str) -> Any:
     for group in groups:
-        if group is not None and seq in group and len(group[seq]) and keyword in group[seq][0]:
-            return group[seq][0][keyword].value
+        items = group.get(seq) if group is not None else None
+        if items and keyword in items[0]:
+            return items[0][keyword].value
     return None
 
 
@@ -380,39 +383,64 @@ def translate_pixel_error(exc: BaseException, path: Path, transfer_syntax: str) 
                       "is wrong: re-export it", path)
 
 
-def _decode(path: Path, frame: int, n_frames: int) -> np.ndarray:
+def _decode(path: Path, frame: int, tags: dict[str, Any]) -> np.ndarray:
     """Raw stored values of one frame (H, W)."""
-    import pydicom
     from pydicom.pixels import pixel_array
 
-    ts = ""
+    n_frames = int(tags.get("NumberOfFrames") or 1)
     try:
-        ts = str(pydicom.dcmread(path, stop_before_pixels=True).file_meta.get("TransferSyntaxUID", ""))
         arr = pixel_array(path, index=frame if n_frames > 1 else None)
     except Exception as exc:
-        raise translate_pixel_error(exc, path, ts) from exc
+        raise translate_pixel_error(exc, path, str(tags.get("TransferSyntaxUID", ""))) from exc
     if arr.ndim != 2:
         raise InputError(f"holds colour or multi-sample pixels (array shape {arr.shape}); give a greyscale CT or "
                          "MR series", path)
     return arr
 
 
+def _padding_mask(raw: np.ndarray, tags: dict[str, Any]) -> np.ndarray | None:
+    """Pixels equal to PixelPaddingValue (or inside [value, PixelPaddingRangeLimit]), in stored values."""
+    value = tags.get("PixelPaddingValue")
+    if not isinstance(value, (int, float)):
+        return None
+    limit = tags.get("PixelPaddingRangeLimit")
+    if not isinstance(limit, (int, float)):
+        return raw == value
+    lo, hi = min(value, limit), max(value, limit)
+    return (raw >= lo) & (raw <= hi)
+
+
+def slice_tags(path: Path, frame: int = 0) -> dict[str, Any]:
+    """The key non-PHI tags of one frame of one DICOM image file (as in :attr:`SeriesInfo.tags`), headers only."""
+    path = Path(path)
+    ds = _read_header(path, strict=True)
+    if ds is None or not _is_image(ds):
+        raise InputError("is not a DICOM image (no Rows/Columns); give a CT or MR image file", path)
+    frames = _frames_of(path, ds)
+    if not 0 <= frame < len(frames):
+        raise InputError(f"has {len(frames)} frame(s); frame {frame} does not exist", path)
+    return frames[frame].tags
+
+
 def read_slice(path: Path, frame: int = 0, tags: dict[str, Any] | None = None) -> np.ndarray:
     """One frame of one file as float32 (H, W) in real-world units (HU for CT), rescale applied.
+
+    Pixels marked by PixelPaddingValue (outside a CT's circular field of view) become air, -1024 HU, for CT and
+    the slice's lowest real value otherwise.
 
     Args:
         path: a DICOM image file.
         frame: frame index for multi-frame files.
-        tags: the slice's tags from :class:`SeriesInfo` (read from the file when omitted).
+        tags: the slice's tags from :class:`SeriesInfo` or :func:`slice_tags` (read from the file when omitted).
     """
-    if tags is None:
-        ds = _read_header(Path(path), strict=True)
-        if ds is None or not _is_image(ds):
-            raise InputError("is not a DICOM image", path)
-        tags = next(fr.tags for fr in _frames_of(Path(path), ds) if fr.frame == frame)
-    raw = _decode(Path(path), frame, int(tags.get("NumberOfFrames") or 1))
+    tags = slice_tags(path, frame) if tags is None else tags
+    raw = _decode(Path(path), frame, tags)
     slope, intercept = float(tags.get("RescaleSlope") or 1.0), float(tags.get("RescaleIntercept") or 0.0)
     out = raw.astype(np.float64) * slope + intercept
+    pad = _padding_mask(raw, tags)
+    if pad is not None and pad.any():  # pixels outside the field of view carry no data: make them background
+        fill = _CT_AIR_HU if tags.get("Modality") == "CT" else (float(out[~pad].min()) if (~pad).any() else 0.0)
+        out[pad] = fill
     if not np.isfinite(out).all():
         raise InputError("contains NaN or infinite values after rescale (float pixel data or a broken "
                          "RescaleSlope); fix or re-export the file", path)
@@ -448,4 +476,4 @@ def read_series(path: Path | Sequence[Path], series_uid: str | None = None) -> S
 
 
 __all__ = ["Series", "SeriesInfo", "iter_slices", "list_series", "read_series", "read_slice", "scan_series",
-           "translate_pixel_error"]
+           "slice_tags", "translate_pixel_error"]

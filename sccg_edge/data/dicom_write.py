@@ -12,9 +12,10 @@ pydicom is imported lazily, inside the functions, so importing this module is ch
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -140,7 +141,7 @@ def build_dataset(pixels: np.ndarray, *, modality: Literal["CT", "MR"], geometry
                   source: Dataset | None = None, extra: Mapping[str, Any] | None = None) -> FileDataset:
     """Build the complete DICOM dataset (with file meta) of one slice; see :func:`write_slice`."""
     from pydicom.dataset import FileDataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, PYDICOM_IMPLEMENTATION_UID
+    from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian
 
     if modality not in _SOP_CLASS:
         raise ValueError(f"modality must be 'CT' or 'MR', got {modality!r}")
@@ -233,6 +234,7 @@ def _series_equipment(ds: Dataset, ids: SeriesIds, modality: str) -> None:
     if ids.series_description:
         ds.SeriesDescription = ids.series_description
     ds.PatientPosition = "HFS"
+    ds.BodyPartExamined = "HEAD"  # an unpaired body part: Laterality (type 2C) is then absent
     ds.FrameOfReferenceUID = ids.frame_of_reference_uid
     ds.PositionReferenceIndicator = ""
     ds.Manufacturer = "sccg-edge"

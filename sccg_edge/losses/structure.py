@@ -164,8 +164,6 @@ def make_structure_features(kind: str = "local", weights_path: str | Path | None
     if kind == "local":
         return LocalDescriptor()
     if kind == "vgg16":
-        from sccg_edge.losses._vgg import load_vgg16_features
-
         if weights_path is None:
             raise ConfigError("structure features 'vgg16' need a local weights file (weights_path); sccg-edge does "
                               "not download weights. Pass the torchvision VGG16 state dict, or use kind='local'")
@@ -173,10 +171,61 @@ def make_structure_features(kind: str = "local", weights_path: str | Path | None
     raise ConfigError(f"unknown structure features '{kind}'; choose one of: local, vgg16")
 
 
+_VGG16_CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256)  # torchvision VGG16 ``features`` up to relu3_3
+
+
+class _Vgg16Features(nn.Module):
+    """Frozen VGG16 layers up to relu3_3: (B, C, H, W) in [-1, 1] -> (B, 256, H/4, W/4)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        in_ch = 3
+        for v in _VGG16_CFG:
+            if v == "M":
+                layers.append(nn.MaxPool2d(2, 2))
+            else:
+                layers += [nn.Conv2d(in_ch, int(v), 3, padding=1), nn.ReLU(inplace=False)]
+                in_ch = int(v)
+        self.features = nn.Sequential(*layers)
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).reshape(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).reshape(1, 3, 1, 1), persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = (x.mean(dim=1, keepdim=True) + 1) / 2 if x.shape[1] != 3 else (x + 1) / 2
+        return self.features((x - self.mean) / self.std)
+
+
+def load_vgg16_features(path: Path) -> nn.Module:
+    """Loads frozen VGG16 (to relu3_3) weights from a local state-dict file with torchvision key names."""
+    if not path.is_file():
+        raise InputError("VGG16 weights file not found; pass an existing local file (nothing is downloaded)", path)
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's to fix
+        raise InputError(f"cannot read VGG16 weights ({exc}); give a torch or safetensors state dict", path) from None
+    model = _Vgg16Features()
+    wanted = model.features.state_dict().keys()
+    sub = {k: state[f"features.{k}"] if f"features.{k}" in state else state.get(k) for k in wanted}
+    missing = [k for k, v in sub.items() if v is None]
+    if missing:
+        raise InputError(f"not a VGG16 state dict: missing {', '.join('features.' + k for k in missing[:3])}", path)
+    try:
+        model.features.load_state_dict(sub)
+    except RuntimeError as exc:
+        raise InputError(f"VGG16 weights do not fit: {str(exc).splitlines()[-1].strip()}", path) from None
+    return model.eval().requires_grad_(False)
+
+
 __all__ = [
-    "InputError",
     "LocalDescriptor",
     "grid_locations",
+    "load_vgg16_features",
     "make_structure_features",
     "random_locations",
     "self_similarity_maps",

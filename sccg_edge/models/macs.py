@@ -75,8 +75,8 @@ def count_macs(model: nn.Module, input_shape: tuple[int, ...] = (1, 1, 512, 512)
     return ModelCost(macs=int(total), params=int(params))
 
 
-def format_macs(n: int | float) -> str:
-    """Formats a MAC count with a binary-free SI prefix, e.g. 195_300_000_000 -> "195.3 GMAC"."""
+def format_macs(n: float) -> str:
+    """Formats a MAC count with an SI prefix and one decimal, e.g. 195_300_000_000 -> "195.3 GMAC"."""
     for unit, scale in (("TMAC", 1e12), ("GMAC", 1e9), ("MMAC", 1e6), ("KMAC", 1e3)):
         if abs(n) >= scale:
             return f"{n / scale:.1f} {unit}"

@@ -144,6 +144,7 @@ def train_teacher(cfg: TrainConfig, out: Path, resume: bool = False, progress: b
     import yaml
 
     out = Path(out)
+    _check_sizes(cfg)
     rank, world, device = _dist_setup(cfg)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -236,6 +237,19 @@ def train_teacher(cfg: TrainConfig, out: Path, resume: bool = False, progress: b
         dist.barrier()
         dist.destroy_process_group()
     return summary
+
+
+def _check_sizes(cfg: TrainConfig) -> None:
+    """Refuse slice/crop sizes the networks cannot take, before any work is done."""
+    from sccg_edge.errors import ConfigError
+    from sccg_edge.models import resolve_generator_config
+    from sccg_edge.train.teacher import generator_overrides
+
+    step = 2 ** resolve_generator_config(cfg.model.generator, **generator_overrides(cfg)).n_down
+    for key, value in (("data.size", cfg.data.size), ("data.crop", cfg.data.crop or cfg.data.size)):
+        if value < 24 or value % step:
+            raise ConfigError(f"{key}={value}: the discriminator needs at least 24 pixels and the generator a "
+                              f"multiple of {step}; choose e.g. {max(32, value - value % step)}")
 
 
 def _should_stop(cfg: TrainConfig, state: dict[str, Any], t_start: float) -> str:

@@ -9,7 +9,8 @@ Networks: ``g_mr2ct`` (MR -> synthetic CT), ``g_ct2mr`` (CT -> synthetic MR), an
 
 Data parallelism: under ``torchrun`` every rank takes a strided share of each epoch's permutation and gradients are
 all-reduced (averaged) before each optimizer step, so all ranks keep identical weights; rank 0 alone validates,
-logs and checkpoints. BatchNorm statistics in the discriminators stay per-rank (as in plain DDP).
+logs and checkpoints. BatchNorm batch statistics are per-rank; running statistics are broadcast from rank 0
+after every step (as DDP's ``broadcast_buffers``).
 """
 
 from __future__ import annotations
@@ -121,6 +122,18 @@ def allreduce_grads(modules: list[nn.Module]) -> None:
         offset += g.numel()
 
 
+def broadcast_buffers(modules: list[nn.Module]) -> None:
+    """Copy rank 0's buffers (BatchNorm running statistics) to every rank, as DDP's broadcast_buffers does."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return
+    for module in modules:
+        for buf in module.buffers():
+            if buf.is_floating_point() or buf.dtype in (torch.int64, torch.int32):
+                dist.broadcast(buf, src=0)
+
+
 def generator_loss(nets: Networks, mr: torch.Tensor, ct: torch.Tensor, cfg: TrainConfig) -> tuple[torch.Tensor, dict]:
     """Total generator loss of both directions and its named terms (floats, for logging)."""
     lo = cfg.loss
@@ -169,6 +182,7 @@ def train_step(nets: Networks, opt_g: torch.optim.Optimizer, opt_d: torch.optim.
     d_total.backward()
     allreduce_grads(nets.discriminators())
     opt_d.step()
+    broadcast_buffers(nets.discriminators())
     return {"g_total": float(g_total.detach()), **logs, **d_logs}
 
 
