@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -26,9 +26,11 @@ def _flatten(summary: dict[str, Any]) -> dict[str, Any]:
 
 @data_app.command("inspect")
 def inspect_cmd(
-    path: Path = typer.Argument(..., help="DICOM file, series folder, PNG pair folder (ct/, mr/) or DICOM pair folder."),
-    series: str | None = typer.Option(None, "--series", help="SeriesInstanceUID to read when a folder holds several."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
+    path: Annotated[Path, typer.Argument(help="DICOM file, series folder, PNG pair folder (ct/, mr/) or DICOM "
+                                              "pair folder.")],
+    series: Annotated[str | None, typer.Option("--series", help="SeriesInstanceUID to read when a folder holds "
+                                                                 "several.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
 ) -> None:
     """Report modality, geometry (slices, size, spacing) and value statistics of PATH."""
     from sccg_edge.data.inspect import inspect_path
@@ -42,11 +44,11 @@ def inspect_cmd(
 
 @data_app.command("phantom")
 def phantom_cmd(
-    out: Path = typer.Option(..., "--out", help="Folder to write <patient>/{ct,mr}/*.dcm into."),
-    patients: int = typer.Option(4, "--patients", min=1, help="Number of phantom patients."),
-    size: int = typer.Option(256, "--size", min=16, help="Rows and columns of each slice."),
-    seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same files)."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
+    out: Annotated[Path, typer.Option("--out", help="Folder to write <patient>/{ct,mr}/*.dcm into.")],
+    patients: Annotated[int, typer.Option("--patients", min=1, help="Number of phantom patients.")] = 4,
+    size: Annotated[int, typer.Option("--size", min=16, help="Rows and columns of each slice.")] = 256,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same files).")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
 ) -> None:
     """Write a synthetic paired CT/MR DICOM phantom dataset (real DICOM files, CT in HU) for tests and demos."""
     from sccg_edge.data.phantom import write_phantom_dataset

@@ -167,24 +167,40 @@ def _frames_of(path: Path, ds: Dataset) -> list[_Frame]:
 # ----------------------------------------------------------------------------------------------- headers
 
 
-def _read_header(path: Path, strict: bool) -> Dataset | None:
-    """Read a header without pixel data; ``None`` for a non-DICOM file when ``strict`` is False."""
+def _dcmread_header(path: Path, force: bool) -> tuple[Dataset, bool]:
+    """(dataset without pixel values, whether pydicom warned that the file ended early)."""
     import pydicom
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = pydicom.dcmread(path, defer_size=_DEFER_BYTES, force=force)
+    return ds, any("end of file" in str(w.message).lower() for w in caught)
+
+
+def _read_header(path: Path, strict: bool) -> Dataset | None:
+    """Read a header without pixel data; ``None`` for a non-DICOM file when ``strict`` is False.
+
+    Files without the 128-byte preamble and 'DICM' marker (older exports) are accepted when a forced read finds
+    a SOPClassUID in them.
+    """
     from pydicom.errors import InvalidDicomError
 
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            ds = pydicom.dcmread(path, defer_size=_DEFER_BYTES)
-    except InvalidDicomError as exc:
-        if strict or path.suffix.lower() in _DICOM_SUFFIXES:
-            raise InputError("is not a DICOM file (no 'DICM' marker after the 128-byte preamble, or the file is "
-                             "truncated); give a DICOM file or a folder of DICOM slices", path) from exc
-        return None
+        try:
+            ds, ended_early = _dcmread_header(path, force=False)
+        except InvalidDicomError:
+            ds, ended_early = _dcmread_header(path, force=True)
+            if "SOPClassUID" not in ds:
+                ds = None
     except Exception as exc:  # pydicom raises many types on corrupt headers
         raise InputError(f"cannot be read as DICOM ({type(exc).__name__}: {exc}); the file is truncated or "
                          "corrupt: copy it again from the source", path) from exc
-    if any("end of file" in str(w.message).lower() for w in caught):
+    if ds is None:
+        if strict or path.suffix.lower() in _DICOM_SUFFIXES:
+            raise InputError("is not a DICOM file (no 'DICM' marker and no DICOM elements, or the file is "
+                             "truncated); give a DICOM file or a folder of DICOM slices", path)
+        return None
+    if ended_early:
         raise InputError("is truncated (the file ends in the middle of its header or pixel data); copy it "
                          "again from the source", path)
     return ds
@@ -349,18 +365,10 @@ def scan_series(path: Path | Sequence[Path], series_uid: str | None = None) -> S
 
 # ----------------------------------------------------------------------------------------------- pixels
 
-_DECODER_HINTS = {
-    "1.2.840.10008.1.2.4.50": "pylibjpeg and pylibjpeg-libjpeg (or python-gdcm, or pillow)",
-    "1.2.840.10008.1.2.4.51": "pylibjpeg and pylibjpeg-libjpeg (or python-gdcm, or pillow)",
-    "1.2.840.10008.1.2.4.57": "pylibjpeg and pylibjpeg-libjpeg (or python-gdcm)",
-    "1.2.840.10008.1.2.4.70": "pylibjpeg and pylibjpeg-libjpeg (or python-gdcm)",
-    "1.2.840.10008.1.2.4.80": "pylibjpeg and pylibjpeg-libjpeg (or python-gdcm)",
-    "1.2.840.10008.1.2.4.81": "pylibjpeg and pylibjpeg-libjpeg (or python-gdcm)",
-    "1.2.840.10008.1.2.4.90": "pylibjpeg and pylibjpeg-openjpeg (or python-gdcm)",
-    "1.2.840.10008.1.2.4.91": "pylibjpeg and pylibjpeg-openjpeg (or python-gdcm)",
-    "1.2.840.10008.1.2.4.201": "pylibjpeg and pylibjpeg-openjpeg",
-    "1.2.840.10008.1.2.4.202": "pylibjpeg and pylibjpeg-openjpeg",
-    "1.2.840.10008.1.2.4.203": "pylibjpeg and pylibjpeg-openjpeg",
+_JPEG, _J2K = "pylibjpeg and pylibjpeg-libjpeg (or python-gdcm)", "pylibjpeg and pylibjpeg-openjpeg (or python-gdcm)"
+_DECODER_HINTS = {  # transfer syntax -> packages whose pydicom plugin decodes it
+    **dict.fromkeys([f"1.2.840.10008.1.2.4.{n}" for n in (50, 51, 57, 70, 80, 81)], _JPEG),
+    **dict.fromkeys([f"1.2.840.10008.1.2.4.{n}" for n in (90, 91, 201, 202, 203)], _J2K),
     "1.2.840.10008.1.2.5": "pylibjpeg and pylibjpeg-rle (or python-gdcm)",
 }
 
