@@ -1,23 +1,43 @@
-"""CLI: ``convert`` (slices through a generator)."""
+"""CLI: ``convert`` (DICOM series or PNG slices through a generator)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
 
 def convert(
-    model: str = typer.Option(..., help="Shipped model name (teacher, student-s, ...), model/run folder or file."),
-    direction: str = typer.Option(..., help="mr2ct (synthetic CT) or ct2mr (synthetic MR)."),
-    input: Path = typer.Option(..., "--input", help="Folder of PNG slices."),
-    out: Path = typer.Option(..., help="New output folder (refused if it exists)."),
+    model: str = typer.Option(..., help="Shipped model name (teacher, ...), model/run folder, .safetensors file, "
+                                        "or an exported artifact (.onnx, OpenVINO .xml, TensorRT .engine)."),
+    direction: str = typer.Option(..., help="mr2ct (MR in, synthetic CT out) or ct2mr (CT in, synthetic MR out)."),
+    input: Path = typer.Option(..., "--input", help="DICOM series folder, folder of several series, one DICOM "
+                                                    "file, or a folder of PNG slices."),
+    out: Path = typer.Option(..., help="New output folder (refused if it exists or lies inside the input)."),
+    backend: Optional[str] = typer.Option(None, help="torch, onnxruntime, openvino or tensorrt (default: torch for "
+                                                     "a model spec, implied by an artifact's suffix)."),
+    series: Optional[str] = typer.Option(None, "--series", help="Convert only this SeriesInstanceUID."),
+    size: Optional[int] = typer.Option(None, help="Slice size to run the model at (default: the model's own)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
 ) -> None:
-    """Translate a folder of slices with a generator; outputs keep the input file names."""
-    from sccg_edge.cli._common import print_json
-    from sccg_edge.convert import convert_png_folder
+    """Translate slices with a generator; DICOM input gives a new DICOM series on the input's grid."""
+    from sccg_edge.cli._common import print_json, print_kv_table
+    from sccg_edge.convert import convert_path
 
-    print_json(convert_png_folder(model, direction, input, out))
+    summary = convert_path(model, direction, input, out, backend=backend, series_uid=series, size=size,
+                           progress=progress)
+    if as_json:
+        print_json(summary)
+        return
+    rows = {k: v for k, v in summary.items() if k not in ("series", "skipped")}
+    for i, row in enumerate(summary.get("series", [])):
+        rows[f"series {i + 1}"] = f"{row['input_modality']} -> {row['output_modality']}, {row['n_slices']} slices, " \
+                                  f"{row['out']}"
+    for row in summary.get("skipped", []):
+        rows[f"skipped {row['series_uid']}"] = f"{row['modality']}: {row['reason']}"
+    print_kv_table("convert", rows)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,86 @@
+"""ONNX Runtime backend: CPUExecutionProvider (or CUDAExecutionProvider) on an ``.onnx`` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from sccg_edge.backends.base import BACKENDS, Backend, check_precision, require_file
+from sccg_edge.errors import ConfigError, InputError, MissingDependencyError
+
+_QUANT_OPS = {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "ConvInteger", "MatMulInteger", "QLinearMatMul"}
+
+
+def onnx_precision(path: Path) -> str:
+    """Best guess of an ONNX model's precision from its graph (int8 when it has quantize nodes)."""
+    try:
+        import onnx
+    except ImportError:
+        return "fp32"
+    model = onnx.load(str(path), load_external_data=False)
+    ops = {node.op_type for node in model.graph.node}
+    if ops & _QUANT_OPS:
+        return "int8"
+    elem = model.graph.input[0].type.tensor_type.elem_type if model.graph.input else 1
+    if elem == onnx.TensorProto.FLOAT16 or any(i.data_type == onnx.TensorProto.FLOAT16
+                                                for i in model.graph.initializer):
+        return "fp16"
+    return "fp32"
+
+
+@BACKENDS.register("onnxruntime")
+class OnnxRuntimeBackend(Backend):
+    """An ``InferenceSession`` with all graph optimisations, ``threads`` intra-op threads and one inter-op thread.
+
+    Options:
+        precision: label to record; by default guessed from the graph (int8 when it holds quantize nodes).
+    """
+
+    name = "onnxruntime"
+
+    def __init__(self, artifact: str | Path, device: str = "cpu", threads: int = 0, direction: str | None = None,
+                 precision: str | None = None) -> None:
+        super().__init__(artifact, device=device, threads=threads, direction=direction)
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise MissingDependencyError("onnxruntime", "onnxruntime", "the 'onnxruntime' backend") from None
+        path = require_file(self.artifact_path, (".onnx",), self.name)
+        if device == "gpu":
+            raise ConfigError("the onnxruntime backend runs on cpu or cuda")
+        providers = ["CPUExecutionProvider"]
+        if device == "cuda":
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise ConfigError("ONNX Runtime has no CUDAExecutionProvider here (install onnxruntime-gpu on a "
+                                  "machine with CUDA); use --device cpu")
+            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.intra_op_num_threads = self.threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+        except Exception as err:  # onnxruntime raises its own untyped errors for unreadable models
+            raise InputError(f"ONNX Runtime cannot load this model ({str(err).splitlines()[0]})", path) from None
+        inp = self.session.get_inputs()[0]
+        self.input_name = inp.name
+        self.input_dtype = np.float16 if inp.type == "tensor(float16)" else np.float32
+        self.precision = check_precision(precision, ("fp32", "fp16", "bf16", "int8"), self.name) if precision \
+            else onnx_precision(path)
+
+    @classmethod
+    def supports(cls, device: str) -> bool:
+        if device == "cpu":
+            return True
+        if device == "cuda":
+            import onnxruntime as ort
+
+            return "CUDAExecutionProvider" in ort.get_available_providers()
+        return False
+
+    def _infer(self, x: np.ndarray) -> np.ndarray:
+        out = self.session.run(None, {self.input_name: x.astype(self.input_dtype, copy=False)})[0]
+        return np.asarray(out, dtype=np.float32)

@@ -1,0 +1,39 @@
+"""CLI: ``evaluate``, test-split metrics of a model in both directions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def evaluate(
+    model: str = typer.Option(..., help="Shipped model name, model folder or training run folder."),
+    split: str = typer.Option("test", help="train, val, test or calibration (patient-level)."),
+    data: Optional[Path] = typer.Option(None, help="Paired slices (default: ../shared pairs, else the phantom)."),
+    direction: str = typer.Option("both", help="both, mr2ct or ct2mr."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """PSNR / SSIM / MAE / IoU of sCT and sMR on a split, whole slice and inside the head mask (0..255 scale)."""
+    from sccg_edge.cli._common import print_json, print_kv_table
+    from sccg_edge.errors import InputError
+    from sccg_edge.evaluate import evaluate_model
+
+    if direction not in ("both", "mr2ct", "ct2mr"):
+        raise InputError(f"--direction must be both, mr2ct or ct2mr, not '{direction}'")
+    dirs = ("mr2ct", "ct2mr") if direction == "both" else (direction,)
+    report = evaluate_model(model, split, dirs, data_root=str(data) if data else "")
+    if json_out:
+        print_json(report)
+        return
+    rows = {k: v for k, v in report.items() if not isinstance(v, dict)}
+    for key in ("sct", "smr"):
+        for metric, value in report.get(key, {}).items():
+            rows[f"{key}.{metric}"] = f"{value:.4f}"
+    print_kv_table(f"evaluate {model} on {split}", rows)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``evaluate``."""
+    app.command("evaluate")(evaluate)

@@ -1,0 +1,262 @@
+"""Convert DICOM series slice by slice: MR -> synthetic CT (``mr2ct``) or CT -> synthetic MR (``ct2mr``).
+
+Preprocessing follows the input's own tags (read by :mod:`sccg_edge.data.dicom`, one slice at a time):
+
+* CT input: Hounsfield units -> the model's CT window (e.g. "brain", 0..80 HU) -> [0, 1].
+* MR input: robust 0.5/99.5 percentile scaling -> [0, 1], with the percentiles computed once per series from a
+  subsample of at most :data:`MR_SAMPLE_SLICES` slices, so every slice gets the same scale and memory stays flat.
+
+Each slice is fitted to the model size and restored afterwards, so the output overlays the input grid exactly.
+
+Output, one DICOM file per input slice (``0001.dcm``, ... in slice order), as a new series in the input's study:
+
+* synthetic CT: CT Image Storage, int16 with RescaleSlope 1 / RescaleIntercept -1024, in HU through the model's
+  window (values are confined to that window, e.g. 0..80 HU for "brain"; the window is also the display window);
+* synthetic MR: MR Image Storage, uint16, [0, 1] mapped linearly to 0..:data:`MR_OUTPUT_MAX` (there is no input
+  MR scale to return to when the input is CT).
+
+Both are ``DERIVED\\SECONDARY`` with the geometry of the source slice, a SourceImageSequence reference to it and a
+SeriesDescription naming the model and precision. A folder holding several series gets one sub-folder per
+converted series, named by the input SeriesInstanceUID; with ``--series`` only that series is converted.
+Patient attributes are copied into the output files (same patient) but never printed or logged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sccg_edge.errors import InputError
+
+if TYPE_CHECKING:
+    from pydicom import Dataset
+
+    from sccg_edge.convert import Translator
+    from sccg_edge.data.dicom import SeriesInfo
+
+MR_SAMPLE_SLICES = 12  # slices read to estimate an MR series' percentiles
+MR_SAMPLE_PIXELS = 65536  # pixels kept per sampled slice
+MR_OUTPUT_MAX = 4095.0  # synthetic MR [0, 1] -> 0..4095 (12-bit range)
+_EXPECTED = {"mr2ct": "MR", "ct2mr": "CT"}
+_OUT_MODALITY = {"mr2ct": "CT", "ct2mr": "MR"}
+
+
+# ----------------------------------------------------------------------------------------------- pure arrays
+
+
+def mr_series_scale(samples: list[np.ndarray], p_lo: float = 0.5, p_hi: float = 99.5) -> tuple[float, float]:
+    """(lo, hi) scanner values mapped to 0 and 1, from the pixels of a few sampled slices of one series."""
+    from sccg_edge.data.transforms import mr_to_unit
+
+    pooled = np.concatenate([np.asarray(s, np.float32).ravel() for s in samples])
+    _, scale = mr_to_unit(pooled, p_lo, p_hi)
+    return scale.lo, scale.hi
+
+
+def mr_unit(img: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
+    """MR scanner values -> [0, 1] with a fixed per-series (lo, hi)."""
+    lo, hi = scale
+    return np.clip((np.asarray(img, np.float32) - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
+
+
+def to_unit(img: np.ndarray, modality: str, window: tuple[float, float], scale: tuple[float, float] | None
+            ) -> np.ndarray:
+    """An input slice (HU for CT, scanner units for MR) -> [0, 1]."""
+    from sccg_edge.data.transforms import ct_window_to_unit
+
+    return ct_window_to_unit(img, window) if modality == "CT" else mr_unit(img, scale or (0.0, 1.0))
+
+
+def from_unit(unit: np.ndarray, out_modality: str, window: tuple[float, float]) -> np.ndarray:
+    """A translated [0, 1] slice -> output values: HU over the model's window for CT, 0..4095 for MR."""
+    from sccg_edge.data.transforms import unit_to_ct_hu
+
+    if out_modality == "CT":
+        return unit_to_ct_hu(unit, window)
+    return (np.clip(unit, 0.0, 1.0) * MR_OUTPUT_MAX).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------------------------- plumbing
+
+
+@dataclass
+class _Job:
+    """One input series to convert and where its files go inside the output folder."""
+
+    info: SeriesInfo
+    subdir: str
+
+
+def _check_modality(info: SeriesInfo, direction: str, where: Path) -> None:
+    want, got = _EXPECTED[direction], info.modality
+    if got == want:
+        return
+    if got in _EXPECTED.values():
+        fits = next(d for d, m in _EXPECTED.items() if m == got)
+        raise InputError(f"is a {got} series (Modality {got}) but --direction {direction} translates {want} "
+                         f"images; use --direction {fits} for {got} input", where)
+    raise InputError(f"is a series of Modality '{got}', not {want}: --direction {direction} needs {want} images",
+                     where)
+
+
+def plan_jobs(inp: Path, direction: str, series_uid: str | None) -> tuple[list[_Job], list[dict[str, Any]]]:
+    """Which series to convert (and the skipped ones with the reason), reading headers only."""
+    from sccg_edge.data.dicom import list_series, scan_series
+
+    uids = list(list_series(inp)) if series_uid is None else [series_uid]
+    if len(uids) == 1:
+        info = scan_series(inp, uids[0])
+        _check_modality(info, direction, inp)
+        return [_Job(info, "")], []
+    jobs, skipped = [], []
+    for uid in uids:
+        info = scan_series(inp, uid)
+        if info.modality == _EXPECTED[direction]:
+            jobs.append(_Job(info, uid))
+        else:
+            skipped.append({"series_uid": uid, "modality": info.modality,
+                            "reason": f"{direction} translates {_EXPECTED[direction]} images"})
+    if not jobs:
+        raise InputError(f"holds {len(uids)} series but none is {_EXPECTED[direction]} "
+                         f"({', '.join(s['modality'] for s in skipped)}); check --direction", inp)
+    return jobs, skipped
+
+
+def _mr_scale(info: SeriesInfo) -> tuple[float, float]:
+    from sccg_edge.data.dicom import read_slice
+
+    z = len(info.files)
+    picks = np.unique(np.linspace(0, z - 1, min(z, MR_SAMPLE_SLICES)).round().astype(int))
+    samples = []
+    for i in picks:
+        img = read_slice(info.files[i], info.frames[i], info.tags[i]).ravel()
+        step = max(1, img.size // MR_SAMPLE_PIXELS)
+        samples.append(img[::step])
+    return mr_series_scale(samples)
+
+
+def _geometry(info: SeriesInfo, i: int) -> Any:
+    from sccg_edge.data.dicom_write import SliceGeometry
+
+    tags = info.tags[i]
+    thickness = tags.get("SliceThickness")
+    thickness = float(thickness) if isinstance(thickness, (int, float)) and thickness > 0 else info.spacing[0]
+    return SliceGeometry(position=tuple(float(v) for v in info.positions[i]),
+                         pixel_spacing=(info.spacing[1], info.spacing[2]), slice_thickness=thickness,
+                         orientation=tuple(info.orientation))
+
+
+def _source_header(info: SeriesInfo, i: int, cache: dict[Path, Dataset]) -> Dataset:
+    path = info.files[i]
+    if path not in cache:
+        cache.clear()  # keep one header: a multi-frame file repeats, single-frame files do not
+        cache[path] = info.header(i)
+    return cache[path]
+
+
+def _extra(tr: Translator, info: SeriesInfo, i: int, source: Dataset, direction: str) -> dict[str, Any]:
+    from pydicom.dataset import Dataset as PlainDataset
+
+    from sccg_edge.data.transforms import CT_WINDOWS
+
+    kind = "CT" if direction == "mr2ct" else "MR"
+    extra: dict[str, Any] = {
+        "DerivationDescription": (f"synthetic {kind} translated from {info.modality} series {info.series_uid} by "
+                                  f"sccg-edge scCycleGAN '{tr.label}' ({tr.backend}, {tr.precision}, "
+                                  f"{tr.size}px); not for diagnosis")[:1024],
+    }
+    if info.tags[i].get("NumberOfFrames", 1) > 1 and "SOPInstanceUID" in source:
+        item = PlainDataset()
+        item.ReferencedSOPClassUID = source.SOPClassUID
+        item.ReferencedSOPInstanceUID = source.SOPInstanceUID
+        item.ReferencedFrameNumber = info.frames[i] + 1
+        extra["SourceImageSequence"] = [item]
+    if kind == "CT":
+        lo, hi = CT_WINDOWS.get(tr.ct_window, CT_WINDOWS["brain"])
+        extra["WindowCenter"], extra["WindowWidth"] = f"{(lo + hi) / 2:g}", f"{hi - lo:g}"
+    return extra
+
+
+def _series_description(tr: Translator, direction: str) -> str:
+    return f"{'sCT' if direction == 'mr2ct' else 'sMR'} scCycleGAN {tr.label} {tr.precision} (synthetic)"[:64]
+
+
+def convert_series(tr: Translator, info: SeriesInfo, direction: str, folder: Path, progress: bool = True
+                   ) -> dict[str, Any]:
+    """Translate one scanned series slice by slice into DICOM files under ``folder`` (which must exist)."""
+    from sccg_edge.data.dicom import iter_slices
+    from sccg_edge.data.dicom_write import SeriesIds, write_slice
+    from sccg_edge.data.transforms import CT_WINDOWS
+    from sccg_edge.utils.progress import track
+
+    if tr.ct_window not in CT_WINDOWS:
+        raise InputError(f"the model names an unknown CT window '{tr.ct_window}' (known: {', '.join(CT_WINDOWS)})",
+                         tr.source)
+    window = CT_WINDOWS[tr.ct_window]
+    out_modality = _OUT_MODALITY[direction]
+    scale = _mr_scale(info) if info.modality == "MR" else None
+    cache: dict[Path, Any] = {}
+    first = _source_header(info, 0, cache)
+    number = int(info.tags[0].get("SeriesNumber") or 0) % 100000 + 1000
+    ids = SeriesIds.derived_from(first, series_number=number, series_description=_series_description(tr, direction))
+    slices = track(iter_slices(info), description=f"convert {direction}", total=len(info.files), enabled=progress)
+    for i, img in enumerate(slices):
+        y = from_unit(_translate(tr, to_unit(img, info.modality, window, scale)), out_modality, window)
+        source = _source_header(info, i, cache)
+        write_slice(folder / f"{i + 1:04d}.dcm", y, modality=out_modality, geometry=_geometry(info, i), ids=ids,
+                    instance_number=i + 1, source=source, extra=_extra(tr, info, i, source, direction))
+    return {"input_series_uid": info.series_uid, "input_modality": info.modality, "n_slices": len(info.files),
+            "output_series_uid": ids.series_uid, "output_modality": out_modality, "series_number": number,
+            "mr_scale": list(scale) if scale else None}
+
+
+def _translate(tr: Translator, unit: np.ndarray) -> np.ndarray:
+    from sccg_edge.convert import translate_with
+
+    return translate_with(tr, unit)
+
+
+def convert_dicom(model: str, direction: str, inp: Path, out: Path, *, backend: str | None = None,
+                  series_uid: str | None = None, size: int | None = None, progress: bool = True) -> dict[str, Any]:
+    """Convert a DICOM file, series folder or folder of several series into a new output folder.
+
+    Args:
+        model: model spec or exported artifact (see :func:`sccg_edge.convert.load_translator`).
+        direction: "mr2ct" (MR in, synthetic CT out) or "ct2mr".
+        inp: a DICOM file, a series folder, or a folder of several series (one output sub-folder each).
+        out: the new output folder (refused if it exists or lies inside the input folder).
+        backend: inference backend; None = eager torch for a model spec.
+        series_uid: convert only this SeriesInstanceUID.
+        size: slice size to run the model at (default: the model's own).
+        progress: show a progress bar on stderr.
+
+    Returns:
+        The JSON summary: input, series converted, slices, output folder(s), model, backend, precision.
+
+    Raises:
+        InputError: unusable input (named, with the fix), wrong modality for ``direction``, bad output folder.
+    """
+    from sccg_edge.convert import check_output_folder, clean_stale_partials, load_translator, mark_owner, unmark_owner
+    from sccg_edge.utils.fs import atomic_dir
+
+    inp, out = Path(inp), Path(out)
+    check_output_folder(out, inp if inp.is_dir() else inp.parent)
+    jobs, skipped = plan_jobs(inp, direction, series_uid)
+    tr = load_translator(model, direction, backend=backend, size=size)
+    clean_stale_partials(out)
+    done = []
+    with atomic_dir(out) as tmp:
+        mark_owner(tmp)
+        for job in jobs:
+            folder = tmp / job.subdir
+            folder.mkdir(exist_ok=True)
+            row = convert_series(tr, job.info, direction, folder, progress=progress)
+            done.append(dict(row, out=str(out / job.subdir) if job.subdir else str(out)))
+        unmark_owner(tmp)
+    return {"input": str(inp), "direction": direction, "model": tr.label, "weights": tr.source,
+            "backend": tr.backend, "precision": tr.precision, "size": tr.size, "ct_window": tr.ct_window,
+            "out": str(out), "n_series": len(done), "n_slices": sum(r["n_slices"] for r in done), "series": done,
+            "skipped": skipped}

@@ -1,0 +1,417 @@
+"""``distill(cfg, teacher_spec, out)``: a small student generator learns from the frozen scCycleGAN teacher.
+
+Per direction (MR->CT, CT->MR, or one of them) a *branch* holds the frozen teacher generator (eval mode, no
+gradients, its forward under ``torch.no_grad``), the student, the 1x1 feature adapters and, when
+``loss.lambda_adv > 0``, a PatchGAN for the target domain. The discriminator starts from the teacher's own
+(``d_ct`` for MR->CT, ``d_mr`` for CT->MR) when the teacher spec is a run or checkpoint folder whose weights
+folder holds them (its width is read from the file); otherwise it starts fresh with ``loss.ndf``.
+
+Student loss per direction x -> y: ``lambda_out * L1(S(x), T(x)) + lambda_gt * L1(S(x), y) [paired]
++ lambda_feat * mean_pairs dist(A(S_l(x)), T_l'(x)) + lambda_adv * LSGAN(D(S(x))) + lambda_str * SC(x, S(x))``.
+
+Run folder (same conventions as the teacher's, see :mod:`sccg_edge.train.run`)::
+
+    RUN/config.yaml, log.jsonl, metrics.csv (student beside teacher per epoch), checkpoints/{last,best}/
+    RUN/student/g_mr2ct.safetensors, g_ct2mr.safetensors   self-describing (load_generator(RUN/student, ...))
+    RUN/student/student_card.json, student_card.md          preset, MACs/params, val metrics vs the teacher
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from sccg_edge.config import to_dict
+from sccg_edge.errors import ConfigError, InputError
+from sccg_edge.losses import l1, lsgan_d_loss, lsgan_g_loss, structure_loss
+from sccg_edge.losses.distill import FeatureAdapters, feature_distill_loss, output_distill_loss, parse_feature_pairs
+from sccg_edge.models import PatchDiscriminator, build_generator, count_macs
+from sccg_edge.models.generator import Generator
+from sccg_edge.train.checkpoint import load_checkpoint, load_module, save_checkpoint
+from sccg_edge.train.distill_config import DistillConfig
+from sccg_edge.train.run import (_append, _dist_setup, _prepare_run_dir, _progress, _should_stop, _truncate_log,
+                                 _write_csv_row, to_255)
+from sccg_edge.train.slices import SliceSet, epoch_order, load_splits, make_batch
+from sccg_edge.train.teacher import (_init_weights, _set_requires_grad, allreduce_grads, broadcast_buffers,
+                                     lr_factor, now, translate)
+from sccg_edge.utils.fs import atomic_dir, atomic_write_text
+
+TARGET = {"mr2ct": "ct", "ct2mr": "mr"}
+PREFIX = {"mr2ct": "sct", "ct2mr": "smr"}
+
+
+@dataclass
+class Branch:
+    """One distilled direction."""
+
+    direction: str
+    teacher: Generator
+    student: Generator
+    adapters: FeatureAdapters
+    disc: PatchDiscriminator | None
+    disc_source: str  # the teacher's discriminator file, "fresh", or "" without an adversarial term
+
+    def trainable(self) -> dict[str, nn.Module]:
+        """Checkpointed modules, keyed as saved."""
+        out: dict[str, nn.Module] = {f"s_{self.direction}": self.student}
+        if self.adapters.pairs:
+            out[f"a_{self.direction}"] = self.adapters
+        if self.disc is not None:
+            out[f"d_{TARGET[self.direction]}"] = self.disc
+        return out
+
+
+def load_teacher(spec: str | Path, direction: str) -> Any:
+    """The frozen teacher generator of ``direction`` (eval mode, ``requires_grad`` off) as a LoadedGenerator."""
+    from sccg_edge.models.loading import load_generator
+
+    loaded = load_generator(spec, direction)
+    loaded.model.eval().requires_grad_(False)
+    return loaded
+
+
+def _discriminator(source: Path | None, key: str, ndf: int) -> tuple[PatchDiscriminator, str]:
+    """The teacher run's discriminator ``key`` (d_ct / d_mr) beside its generator weights, else a fresh one."""
+    path = source.parent / f"{key}.safetensors" if source is not None else None
+    if path is not None and path.is_file():
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as fh:
+            width = int(fh.get_slice("layers.0.weight").get_shape()[0])
+        disc = PatchDiscriminator(in_ch=1, ndf=width)
+        load_module(disc, path)
+        return disc, str(path)
+    disc = PatchDiscriminator(in_ch=1, ndf=ndf)
+    disc.apply(_init_weights)
+    return disc, "fresh"
+
+
+def build_branches(cfg: DistillConfig, teacher_spec: str | Path) -> tuple[list[Branch], dict[str, Any]]:
+    """Load the teacher(s), build seeded students, adapters and discriminators; returns them and teacher info."""
+    pairs = parse_feature_pairs(cfg.loss.feature_pairs) if cfg.loss.lambda_feat else []
+    torch.manual_seed(cfg.seed)
+    branches, info = [], {}
+    for direction in cfg.direction_list:
+        loaded = load_teacher(teacher_spec, direction)
+        student = build_generator(cfg.student.preset, **cfg.student.overrides())
+        student.apply(_init_weights)
+        adapters = FeatureAdapters(pairs, student.config, loaded.config)
+        disc, disc_source = None, ""
+        if cfg.loss.lambda_adv:
+            disc, disc_source = _discriminator(loaded.source, f"d_{TARGET[direction]}", cfg.loss.ndf)
+        branches.append(Branch(direction, loaded.model, student, adapters, disc, disc_source))
+        info[direction] = {"source": str(loaded.source), "config": loaded.config.to_dict(), "size": loaded.size,
+                           "ct_window": loaded.ct_window, "discriminator": disc_source}
+        if loaded.ct_window != cfg.data.ct_window:
+            raise ConfigError(f"the teacher was trained with ct_window '{loaded.ct_window}' but data.ct_window is "
+                              f"'{cfg.data.ct_window}'; use --set data.ct_window={loaded.ct_window}")
+    return branches, {"spec": str(teacher_spec), "directions": info}
+
+
+def _check_sizes(cfg: DistillConfig, branches: list[Branch]) -> None:
+    step = max(max(b.student.config.size_multiple, b.teacher.config.size_multiple) for b in branches)
+    least = 24 if cfg.loss.lambda_adv else step
+    for key, value in (("data.size", cfg.data.size), ("data.crop", cfg.data.crop or cfg.data.size)):
+        if value < least or value % step:
+            raise ConfigError(f"{key}={value}: the student and teacher need a multiple of {step}"
+                              f"{' and the discriminator at least 24 pixels' if cfg.loss.lambda_adv else ''}; "
+                              f"choose e.g. {max(32, value - value % step)}")
+
+
+def branch_loss(b: Branch, src: torch.Tensor, tgt: torch.Tensor, cfg: DistillConfig) -> tuple[torch.Tensor, dict]:
+    """Weighted student loss of one direction, its named terms (floats) and the student output."""
+    lo = cfg.loss
+    need_feats = bool(lo.lambda_feat and b.adapters.pairs)
+    with torch.no_grad():
+        t_out, t_feats = b.teacher.forward_features(src) if need_feats else (b.teacher(src), {})
+    s_out, s_feats = b.student.forward_features(src)
+    terms = {"out": output_distill_loss(s_out, t_out)}
+    weights = {"out": lo.lambda_out, "gt": lo.lambda_gt, "feat": lo.lambda_feat, "adv": lo.lambda_adv,
+               "str": lo.lambda_str}
+    if lo.paired and lo.lambda_gt:
+        terms["gt"] = l1(s_out, tgt)
+    if need_feats:
+        terms["feat"] = feature_distill_loss(b.adapters(s_feats, t_feats), lo.feat_distance)
+    if b.disc is not None:
+        terms["adv"] = lsgan_g_loss(b.disc(s_out))
+    if lo.lambda_str:
+        terms["str"] = structure_loss(src, s_out)
+    total = sum(weights[k] * v for k, v in terms.items())
+    return total, {f"{b.direction}_{k}": float(v.detach()) for k, v in terms.items()}, s_out.detach()
+
+
+def distill_step(branches: list[Branch], opt_s: torch.optim.Optimizer, opt_d: torch.optim.Optimizer | None,
+                 mr: torch.Tensor, ct: torch.Tensor, cfg: DistillConfig) -> dict[str, float]:
+    """One optimisation step of the students (and adapters), then of the discriminators."""
+    discs = [b.disc for b in branches if b.disc is not None]
+    _set_requires_grad(discs, False)
+    opt_s.zero_grad(set_to_none=True)
+    total, logs, fakes = 0.0, {}, []
+    for b in branches:
+        src, tgt = (mr, ct) if b.direction == "mr2ct" else (ct, mr)
+        loss, terms, fake = branch_loss(b, src, tgt, cfg)
+        total = total + loss
+        logs.update(terms)
+        fakes.append((b, tgt, fake))
+    total.backward()
+    allreduce_grads([m for b in branches for m in (b.student, b.adapters)])
+    opt_s.step()
+    if opt_d is not None:
+        _set_requires_grad(discs, True)
+        opt_d.zero_grad(set_to_none=True)
+        d_total = 0.0
+        for b, tgt, fake in fakes:
+            d_loss = lsgan_d_loss(b.disc(tgt), b.disc(fake))
+            logs[f"d_{TARGET[b.direction]}"] = float(d_loss.detach())
+            d_total = d_total + d_loss
+        d_total.backward()
+        allreduce_grads(discs)
+        opt_d.step()
+        broadcast_buffers(discs)
+    broadcast_buffers([b.student for b in branches])
+    return {"s_total": float(total.detach()), **logs}
+
+
+def evaluate_generators(gens: dict[str, nn.Module], val: SliceSet, device: str, max_slices: int = 0) -> dict:
+    """Validation PSNR/SSIM/MAE/IoU (0..255 scale) of the given directions; ``score`` is their mean SSIM."""
+    from sccg_edge.metrics import image_metrics, summarize
+
+    n = len(val) if not max_slices else min(max_slices, len(val))
+    out: dict[str, float] = {}
+    for direction, gen in gens.items():
+        src, tgt = (val.mr[:n], val.ct[:n]) if direction == "mr2ct" else (val.ct[:n], val.mr[:n])
+        pred = translate(gen, src, device=device)
+        rows = [image_metrics(to_255(p), to_255(t), scale="uint8") for p, t in zip(pred, tgt)]
+        out.update({f"{PREFIX[direction]}_{k}": v for k, v in summarize(rows).items() if isinstance(v, (int, float))})
+    out["score"] = sum(out[f"{PREFIX[d]}_ssim"] for d in gens) / len(gens)
+    return out
+
+
+class _DistillProgress(_progress):
+    def advance(self, logs: dict[str, float]) -> None:
+        if self.enabled:
+            self.progress.update(self.task, advance=1, info=f"student loss {logs['s_total']:.3f}")
+
+    def epoch_done(self, row: dict[str, Any]) -> None:
+        if self.enabled:
+            parts = [f"{p} SSIM {row[f'{p}_ssim']:.3f} (teacher {row[f'teacher_{p}_ssim']:.3f})"
+                     for p in ("sct", "smr") if f"{p}_ssim" in row]
+            self.progress.console.print(f"epoch {row['epoch']}: " + " | ".join(parts))
+
+
+def distill(cfg: DistillConfig, teacher_spec: str | Path | None, out: Path, resume: bool = False,
+            progress: bool = True) -> dict[str, Any]:
+    """Distil the teacher into student generator(s); returns a summary (paths, steps, metrics).
+
+    Args:
+        cfg: the resolved config (``cfg.teacher`` is used when ``teacher_spec`` is None, e.g. on resume).
+        teacher_spec: teacher model spec (shipped name, model folder, teacher run folder, .safetensors).
+        out: the run folder (new, or an existing one with ``resume=True``).
+        resume: continue ``out`` from its last checkpoint, replaying the same batch order.
+        progress: show a progress bar on stderr.
+    """
+    import yaml
+
+    out = Path(out)
+    spec = str(teacher_spec) if teacher_spec is not None else cfg.teacher
+    if not spec:
+        raise InputError("no teacher given; pass --teacher (a shipped name, a model folder or a teacher run)")
+    cfg = dataclasses.replace(cfg, teacher=spec)
+    rank, world, device = _dist_setup(cfg)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    branches, teacher_info = build_branches(cfg, spec)
+    _check_sizes(cfg, branches)
+    config_yaml = yaml.safe_dump(to_dict(cfg), sort_keys=False)
+    if rank == 0:
+        _prepare_run_dir(out, resume)
+        atomic_write_text(out / "config.yaml", config_yaml)
+    splits = load_splits(cfg.data, seed=cfg.seed)
+    train, val = splits["train"], splits.get("val") or splits["train"]
+    modules = {k: m for b in branches for k, m in b.trainable().items()}
+    for b in branches:
+        b.teacher.to(device)
+    for m in modules.values():
+        m.to(device).train()
+    betas = (cfg.optim.beta1, cfg.optim.beta2)
+    s_params = [p for b in branches for m in (b.student, b.adapters) for p in m.parameters()]
+    optims = {"opt_s": torch.optim.Adam(s_params, lr=cfg.optim.lr, betas=betas)}
+    discs = [b.disc for b in branches if b.disc is not None]
+    if discs:
+        optims["opt_d"] = torch.optim.Adam([p for d in discs for p in d.parameters()], lr=cfg.optim.lr, betas=betas)
+    state: dict[str, Any] = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best_score": -1.0, "wall_s": 0.0}
+    last = out / "checkpoints" / "last"
+    if resume:
+        if not last.exists() and last.with_name("last.old").exists():
+            last = last.with_name("last.old")
+        if last.exists():
+            state.update(load_checkpoint(last, modules, optims))
+            state.pop("optimizers", None)
+        if rank == 0:
+            _truncate_log(out / "log.jsonl", state["global_step"])
+    if rank == 0 and "teacher_metrics" not in state:
+        state["teacher_metrics"] = evaluate_generators({b.direction: b.teacher for b in branches}, val, device,
+                                                       cfg.val_max_slices)
+    ctx = _LoopContext(cfg, branches, modules, optims, state, out, rank, world, device, config_yaml)
+    stop_reason = _loop(ctx, train, val, progress)
+    if rank == 0:
+        ctx.checkpoint(last)
+        export = export_students(branches, cfg, out, teacher_info, state)
+    else:
+        export = {}
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+        dist.destroy_process_group()
+    return {"run": str(out), "stopped_by": stop_reason or "epochs", **state, **export}
+
+
+@dataclass
+class _LoopContext:
+    cfg: DistillConfig
+    branches: list[Branch]
+    modules: dict[str, nn.Module]
+    optims: dict[str, torch.optim.Optimizer]
+    state: dict[str, Any]
+    out: Path
+    rank: int
+    world: int
+    device: str
+    config_yaml: str
+    t_start: float = 0.0
+    wall_before: float = 0.0
+
+    def checkpoint(self, folder: Path) -> None:
+        if self.rank == 0:
+            self.state["wall_s"] = self.wall_before + now() - self.t_start
+            save_checkpoint(folder, self.modules, self.optims, dict(self.state), self.config_yaml)
+
+
+def _loop(ctx: _LoopContext, train: SliceSet, val: SliceSet, progress: bool) -> str:
+    """The resumable epoch/step loop (same batch order and checkpoint cadence as the teacher's)."""
+    cfg, state = ctx.cfg, ctx.state
+    ctx.t_start, ctx.wall_before = now(), float(state["wall_s"])
+    batch = cfg.optim.batch_size
+    steps_per_epoch = max(1, len(epoch_order(len(train), 0, cfg.seed, ctx.rank, ctx.world)) // batch)
+    total_steps = steps_per_epoch * cfg.optim.epochs
+    stop_reason = ""
+    with _DistillProgress(progress and ctx.rank == 0, total_steps, state["global_step"]) as bar:
+        while state["epoch"] < cfg.optim.epochs:
+            epoch = state["epoch"]
+            order = epoch_order(len(train), epoch, cfg.seed, ctx.rank, ctx.world)
+            while state["step_in_epoch"] < steps_per_epoch:
+                k = state["step_in_epoch"]
+                idx = order[k * batch:(k + 1) * batch]
+                mr, ct = make_batch(train, idx, epoch, cfg.seed, cfg.data,
+                                    unpaired_shift=0 if cfg.loss.paired else 1 + epoch)
+                lr = cfg.optim.lr * lr_factor(state["global_step"], total_steps, cfg)
+                for opt in ctx.optims.values():
+                    for group in opt.param_groups:
+                        group["lr"] = lr
+                logs = distill_step(ctx.branches, ctx.optims["opt_s"], ctx.optims.get("opt_d"),
+                                    mr.to(ctx.device), ct.to(ctx.device), cfg)
+                state["step_in_epoch"] += 1
+                state["global_step"] += 1
+                if ctx.rank == 0:
+                    _append(ctx.out / "log.jsonl", {"type": "step", "step": state["global_step"], "epoch": epoch,
+                                                    "batch": idx, "lr": lr, **logs})
+                bar.advance(logs)
+                if cfg.save_every_steps and state["global_step"] % cfg.save_every_steps == 0:
+                    ctx.checkpoint(ctx.out / "checkpoints" / "last")
+                stop_reason = _should_stop(cfg, state, ctx.t_start)
+                if stop_reason:
+                    break
+            if stop_reason and state["step_in_epoch"] < steps_per_epoch:
+                break
+            state["epoch"] += 1
+            state["step_in_epoch"] = 0
+            if ctx.rank == 0:
+                _end_epoch(ctx, val, epoch, bar)
+            ctx.checkpoint(ctx.out / "checkpoints" / "last")
+            if stop_reason:
+                break
+    return stop_reason
+
+
+def _end_epoch(ctx: _LoopContext, val: SliceSet, epoch: int, bar: _DistillProgress) -> None:
+    """Validate the students, log them beside the teacher, keep the best checkpoint."""
+    state = ctx.state
+    metrics = evaluate_generators({b.direction: b.student for b in ctx.branches}, val, ctx.device,
+                                  ctx.cfg.val_max_slices)
+    teacher = {f"teacher_{k}": v for k, v in state["teacher_metrics"].items()}
+    row = {"epoch": epoch + 1, "step": state["global_step"], "wall_s": round(ctx.wall_before + now() - ctx.t_start, 1),
+           **metrics, **teacher}
+    _append(ctx.out / "log.jsonl", {"type": "epoch", **row})
+    _write_csv_row(ctx.out / "metrics.csv", row)
+    bar.epoch_done(row)
+    state["last_metrics"] = metrics
+    if metrics["score"] > state["best_score"]:
+        state.update(best_score=metrics["score"], best_epoch=epoch + 1, best_metrics=metrics)
+        ctx.checkpoint(ctx.out / "checkpoints" / "best")
+
+
+def export_students(branches: list[Branch], cfg: DistillConfig, out: Path, teacher_info: dict[str, Any],
+                    state: dict[str, Any]) -> dict[str, Any]:
+    """Write RUN/student/g_<direction>.safetensors (best checkpoint, else current weights) and the model card."""
+    from sccg_edge.models.loading import save_generator
+
+    best = out / "checkpoints" / "best" / "weights"
+    from_best = all((best / f"s_{b.direction}.safetensors").is_file() for b in branches)
+    extra = {"teacher": teacher_info["spec"], "preset": cfg.student.preset, "distill_recipe": cfg.recipe,
+             "epoch": state.get("best_epoch", state["epoch"]) if from_best else state["epoch"]}
+    folder = out / "student"
+    with atomic_dir(folder, replace=True) as tmp:
+        for b in branches:
+            student = copy.deepcopy(b.student).cpu().eval()
+            if from_best:
+                load_module(student, best / f"s_{b.direction}.safetensors")
+            save_generator(student, tmp / f"g_{b.direction}.safetensors", b.direction, cfg.data.size,
+                           cfg.data.ct_window, extra=extra)
+        card = student_card(branches, cfg, teacher_info, state, from_best)
+        atomic_write_text(tmp / "student_card.json", json.dumps(card, indent=2))
+        atomic_write_text(tmp / "student_card.md", card_markdown(card))
+    return {"student": str(folder), "card": str(folder / "student_card.md")}
+
+
+def student_card(branches: list[Branch], cfg: DistillConfig, teacher_info: dict[str, Any], state: dict[str, Any],
+                 from_best: bool) -> dict[str, Any]:
+    """Model card data: architecture, cost at 256 and 512, and validation metrics beside the teacher's."""
+    student, teacher = branches[0].student, branches[0].teacher
+    cost: dict[str, Any] = {}
+    for side in (256, 512):
+        s = count_macs(copy.deepcopy(student).cpu(), (1, 1, side, side))
+        cost[f"student_macs_{side}"], cost["student_params"] = s.macs, s.params
+    t = count_macs(copy.deepcopy(teacher).cpu(), (1, 1, 256, 256))  # conv MACs scale exactly with the pixel count
+    cost.update(teacher_macs_256=t.macs, teacher_macs_512=4 * t.macs, teacher_params=t.params)
+    metrics = state.get("best_metrics" if from_best else "last_metrics") or {}
+    return {"preset": cfg.student.preset, "generator_config": student.config.to_dict(),
+            "directions": [b.direction for b in branches], "size": cfg.data.size, "ct_window": cfg.data.ct_window,
+            "teacher": teacher_info, "weights_from": "best" if from_best else "last",
+            "epoch": state.get("best_epoch") if from_best else state["epoch"], "steps": state["global_step"],
+            "cost": cost, "val_student": metrics, "val_teacher": state.get("teacher_metrics", {}),
+            "loss": to_dict(cfg.loss)}
+
+
+def card_markdown(card: dict[str, Any]) -> str:
+    """The model card as Markdown."""
+    c = card["cost"]
+    lines = [f"# Student model card: {card['preset']}", "",
+             f"Distilled from teacher `{card['teacher']['spec']}`, directions {', '.join(card['directions'])}, "
+             f"slice size {card['size']}, CT window {card['ct_window']}; weights from the {card['weights_from']} "
+             f"checkpoint (epoch {card['epoch']}, {card['steps']} steps).", "",
+             "| | student | teacher |", "|---|---|---|",
+             f"| params | {c['student_params']:,} | {c['teacher_params']:,} |",
+             f"| GMAC @256 | {c['student_macs_256'] / 1e9:.2f} | {c['teacher_macs_256'] / 1e9:.2f} |",
+             f"| GMAC @512 | {c['student_macs_512'] / 1e9:.2f} | {c['teacher_macs_512'] / 1e9:.2f} |"]
+    for key in sorted(k for k in card["val_teacher"] if k != "score"):
+        if key in card["val_student"]:
+            lines.append(f"| val {key} | {card['val_student'][key]:.4g} | {card['val_teacher'][key]:.4g} |")
+    return "\n".join(lines) + "\n"
