@@ -71,6 +71,21 @@ def _model_cost(cfg) -> dict:
             "discriminator_macs": d.macs, "discriminator_params": d.params}
 
 
+def ship(
+    run: Path = typer.Option(..., help="Training or distillation run folder (its checkpoints/best is shipped)."),
+    dest: Path = typer.Option(..., help="New model folder, e.g. sccg_edge/weights/teacher."),
+    fp32: bool = typer.Option(False, "--fp32", help="Keep FP32 weights (default: FP16 storage, half the size)."),
+    notes: str = typer.Option("", help="Text placed at the top of the model card."),
+) -> None:
+    """Package a run's best checkpoint as a model folder with a measured model card (val and test metrics)."""
+    from sccg_edge.cli._common import print_json
+    from sccg_edge.train.ship import ship_run
+
+    card = ship_run(run, dest, half=not fp32, notes=notes)
+    print_json({"dest": str(dest), "val": card["val"], "test": card["test"]})
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``train``."""
+    """Add ``train`` and ``ship``."""
     app.command("train")(train)
+    app.command("ship")(ship)

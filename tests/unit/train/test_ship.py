@@ -1,0 +1,56 @@
+"""Shipping a run as a model folder, evaluating it, and converting PNG slices with it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sccg_edge.cli import main
+from sccg_edge.errors import InputError
+from sccg_edge.train.ship import ship_run
+from tests.unit.train.test_training import TINY, phantom  # noqa: F401  (fixture)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(phantom, tmp_path_factory):  # noqa: F811
+    out = tmp_path_factory.mktemp("ship") / "run"
+    assert main(["train", "--recipe", "cpu", "--data", str(phantom), "--out", str(out), "--epochs", "1", *TINY]) == 0
+    return out
+
+
+def test_ship_writes_card_measured_on_shipped_weights(tiny_run, phantom, tmp_path, monkeypatch):
+    monkeypatch.setenv("SCCG_SHARED_DATA", str(tmp_path / "no-shared"))  # score on the phantom, not real data
+    import sccg_edge.evaluate as ev
+
+    real = ev.evaluate_model
+    monkeypatch.setattr(ev, "evaluate_model", lambda spec, split, *a, **k: real(spec, split, data_root=str(phantom)))
+    card = ship_run(tiny_run, tmp_path / "model", half=True)
+    files = sorted(p.name for p in (tmp_path / "model").iterdir())
+    assert files == ["MODEL_CARD.md", "card.json", "config.yaml", "g_ct2mr.safetensors", "g_mr2ct.safetensors"]
+    assert card["weights_dtype"] == "float16" and card["run"]["epochs_trained"] == 1
+    assert 0.0 <= card["test"]["sct"]["ssim"] <= 1.0 and "head_ssim" in card["test"]["smr"]
+    md = (tmp_path / "model" / "MODEL_CARD.md").read_text()
+    assert f"{card['test']['sct']['ssim']:.4f}" in md
+    with pytest.raises(InputError, match="destination exists"):
+        ship_run(tiny_run, tmp_path / "model")
+
+
+def test_convert_png_folder_keeps_names_and_refuses_overwrite(tiny_run, tmp_path, capsys):
+    capsys.readouterr()  # drop the fixture's training summary
+    src = tmp_path / "mr"
+    src.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("a.png", "b.png"):
+        Image.fromarray(rng.integers(0, 255, (48, 40), dtype=np.uint8)).save(src / name)
+    out = tmp_path / "sct"
+    assert main(["convert", "--model", str(tiny_run), "--direction", "mr2ct", "--input", str(src),
+                 "--out", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 2
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png"]
+    assert np.asarray(Image.open(out / "a.png")).shape == (48, 40)
+    assert main(["convert", "--model", str(tiny_run), "--direction", "mr2ct", "--input", str(src),
+                 "--out", str(out)]) == 2
+    assert "already exists" in capsys.readouterr().err
