@@ -36,11 +36,26 @@ from sccg_edge.models import PatchDiscriminator, build_generator, count_macs
 from sccg_edge.models.generator import Generator
 from sccg_edge.train.checkpoint import load_checkpoint, load_module, save_checkpoint
 from sccg_edge.train.distill_config import DistillConfig
-from sccg_edge.train.run import (_append, _dist_setup, _prepare_run_dir, _progress, _should_stop, _truncate_log,
-                                 _write_csv_row, to_255)
+from sccg_edge.train.run import (
+    _append,
+    _dist_setup,
+    _prepare_run_dir,
+    _progress,
+    _should_stop,
+    _truncate_log,
+    _write_csv_row,
+    to_255,
+)
 from sccg_edge.train.slices import SliceSet, epoch_order, load_splits, make_batch
-from sccg_edge.train.teacher import (_init_weights, _set_requires_grad, allreduce_grads, broadcast_buffers,
-                                     lr_factor, now, translate)
+from sccg_edge.train.teacher import (
+    _init_weights,
+    _set_requires_grad,
+    allreduce_grads,
+    broadcast_buffers,
+    lr_factor,
+    now,
+    translate,
+)
 from sccg_edge.utils.fs import atomic_dir, atomic_write_text
 
 TARGET = {"mr2ct": "ct", "ct2mr": "mr"}
@@ -194,6 +209,32 @@ def evaluate_generators(gens: dict[str, nn.Module], val: SliceSet, device: str, 
     return out
 
 
+def _optimizers(branches: list[Branch], cfg: DistillConfig) -> dict[str, torch.optim.Optimizer]:
+    """Adam over students + adapters ("opt_s") and, with an adversarial term, over the discriminators ("opt_d")."""
+    betas = (cfg.optim.beta1, cfg.optim.beta2)
+    s_params = [p for b in branches for m in (b.student, b.adapters) for p in m.parameters()]
+    optims = {"opt_s": torch.optim.Adam(s_params, lr=cfg.optim.lr, betas=betas)}
+    discs = [b.disc for b in branches if b.disc is not None]
+    if discs:
+        optims["opt_d"] = torch.optim.Adam([p for d in discs for p in d.parameters()], lr=cfg.optim.lr, betas=betas)
+    return optims
+
+
+def _restore(out: Path, modules: dict[str, nn.Module], optims: dict[str, torch.optim.Optimizer],
+             rank: int) -> dict[str, Any]:
+    """Load the last checkpoint of a run (if any) and drop log records written after it; returns its state."""
+    last = out / "checkpoints" / "last"
+    if not last.exists() and last.with_name("last.old").exists():
+        last = last.with_name("last.old")  # a crash during the folder swap: the previous one is complete
+    state: dict[str, Any] = {}
+    if last.exists():
+        state = load_checkpoint(last, modules, optims)
+        state.pop("optimizers", None)
+    if rank == 0:
+        _truncate_log(out / "log.jsonl", int(state.get("global_step", 0)))
+    return state
+
+
 class _DistillProgress(_progress):
     def advance(self, logs: dict[str, float]) -> None:
         if self.enabled:
@@ -240,29 +281,16 @@ def distill(cfg: DistillConfig, teacher_spec: str | Path | None, out: Path, resu
         b.teacher.to(device)
     for m in modules.values():
         m.to(device).train()
-    betas = (cfg.optim.beta1, cfg.optim.beta2)
-    s_params = [p for b in branches for m in (b.student, b.adapters) for p in m.parameters()]
-    optims = {"opt_s": torch.optim.Adam(s_params, lr=cfg.optim.lr, betas=betas)}
-    discs = [b.disc for b in branches if b.disc is not None]
-    if discs:
-        optims["opt_d"] = torch.optim.Adam([p for d in discs for p in d.parameters()], lr=cfg.optim.lr, betas=betas)
-    state: dict[str, Any] = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best_score": -1.0, "wall_s": 0.0}
-    last = out / "checkpoints" / "last"
-    if resume:
-        if not last.exists() and last.with_name("last.old").exists():
-            last = last.with_name("last.old")
-        if last.exists():
-            state.update(load_checkpoint(last, modules, optims))
-            state.pop("optimizers", None)
-        if rank == 0:
-            _truncate_log(out / "log.jsonl", state["global_step"])
+    optims = _optimizers(branches, cfg)
+    state = _restore(out, modules, optims, rank) if resume else {}
+    state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best_score": -1.0, "wall_s": 0.0, **state}
     if rank == 0 and "teacher_metrics" not in state:
         state["teacher_metrics"] = evaluate_generators({b.direction: b.teacher for b in branches}, val, device,
                                                        cfg.val_max_slices)
     ctx = _LoopContext(cfg, branches, modules, optims, state, out, rank, world, device, config_yaml)
     stop_reason = _loop(ctx, train, val, progress)
     if rank == 0:
-        ctx.checkpoint(last)
+        ctx.checkpoint(out / "checkpoints" / "last")
         export = export_students(branches, cfg, out, teacher_info, state)
     else:
         export = {}
@@ -404,9 +432,9 @@ def card_markdown(card: dict[str, Any]) -> str:
     """The model card as Markdown."""
     c = card["cost"]
     lines = [f"# Student model card: {card['preset']}", "",
-             f"Distilled from teacher `{card['teacher']['spec']}`, directions {', '.join(card['directions'])}, "
-             f"slice size {card['size']}, CT window {card['ct_window']}; weights from the {card['weights_from']} "
-             f"checkpoint (epoch {card['epoch']}, {card['steps']} steps).", "",
+             (f"Distilled from teacher `{card['teacher']['spec']}`, directions {', '.join(card['directions'])}, "
+              f"slice size {card['size']}, CT window {card['ct_window']}; weights from the {card['weights_from']} "
+              f"checkpoint (epoch {card['epoch']}, {card['steps']} steps)."), "",
              "| | student | teacher |", "|---|---|---|",
              f"| params | {c['student_params']:,} | {c['teacher_params']:,} |",
              f"| GMAC @256 | {c['student_macs_256'] / 1e9:.2f} | {c['teacher_macs_256'] / 1e9:.2f} |",
