@@ -63,7 +63,7 @@ class OnnxRuntimeBackend(Backend):
         opts.log_severity_level = 3
         try:
             self.session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
-        except Exception as err:  # onnxruntime raises its own untyped errors for unreadable models
+        except Exception as err:  # noqa: BLE001 - onnxruntime raises untyped errors for unreadable models
             raise InputError(f"ONNX Runtime cannot load this model ({str(err).splitlines()[0]})", path) from None
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name

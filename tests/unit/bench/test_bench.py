@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from sccg_edge.backends.base import Backend
+from sccg_edge.bench.fidelity import combine_directions, fidelity_record
+from sccg_edge.bench.harness import artifact_size_mb, latency_stats, peak_rss_mb, time_backend
+from sccg_edge.bench.machine import parse_cpuinfo
+from sccg_edge.bench.pareto import pareto_front
+from sccg_edge.cli import app, main
+from sccg_edge.errors import ConfigError
+from sccg_edge.models import build_generator
+from sccg_edge.models.loading import save_generator
+from tests.conftest import snapshot
+
+
+class _Sleepy(Backend):
+    name = "sleepy"
+
+    def __init__(self) -> None:
+        super().__init__(None)  # type: ignore[arg-type]
+        self.calls = 0
+        self.syncs = 0
+
+    def _infer(self, x: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        import time
+
+        time.sleep(0.002)
+        return -x
+
+    def synchronize(self) -> None:
+        self.syncs += 1
+
+
+def test_time_backend_stats() -> None:
+    b = _Sleepy()
+    rec = time_backend(b, np.zeros((2, 1, 8, 8), np.float32), warmup=2, iters=5)
+    assert b.calls == 7 and b.syncs >= 10
+    assert rec.iters == 5 and rec.warmup == 2 and rec.batch == 2
+    assert 2.0 <= rec.min_ms <= rec.median_ms <= rec.p90_ms <= rec.p99_ms
+    assert rec.slices_per_s == pytest.approx(2000.0 / rec.median_ms)
+    with pytest.raises(ConfigError):
+        time_backend(b, np.zeros((1, 1, 8, 8), np.float32), iters=0)
+
+
+def test_latency_stats_exact() -> None:
+    rec = latency_stats([0.001, 0.002, 0.003, 0.004, 0.010])
+    assert rec.median_ms == pytest.approx(3.0) and rec.min_ms == pytest.approx(1.0)
+    assert rec.mean_ms == pytest.approx(4.0) and rec.p90_ms == pytest.approx(7.6)
+
+
+def test_memory_and_size(tmp_path: Path) -> None:
+    assert peak_rss_mb() > 10
+    (tmp_path / "m.xml").write_bytes(b"x" * 1024)
+    (tmp_path / "m.bin").write_bytes(b"x" * 3 * 1024)
+    assert artifact_size_mb(tmp_path / "m.xml") == pytest.approx(4 / 1024)
+    assert artifact_size_mb(tmp_path / "none.onnx") is None
+
+
+def test_parse_cpuinfo() -> None:
+    info = parse_cpuinfo("model name\t: Some CPU\nflags\t\t: fpu avx2 fma avx512f amx_tile\n")
+    assert info["cpu_model"] == "Some CPU"
+    assert info["isa"]["avx2"] and info["isa"]["amx_tile"] and not info["isa"]["avx512_vnni"]
+
+
+def test_pareto_front() -> None:
+    pts = [(10.0, 30.0), (1.0, 20.0), (5.0, 25.0), (6.0, 24.0), (20.0, 29.0)]
+    assert pareto_front(pts) == [1, 2, 0]
+
+
+def test_fidelity_record() -> None:
+    rng = np.random.default_rng(0)
+    gt = rng.uniform(-1, 1, (2, 1, 16, 16)).astype(np.float32)
+    src = np.clip(gt + 0.05, -1, 1)
+    pred = np.clip(gt + 0.1, -1, 1)
+    rec = fidelity_record(pred, gt, teacher_ref=pred, source_ref=src)
+    assert rec["agree_psnr"] == float("inf") and rec["agree_mae"] == 0.0
+    assert rec["d_psnr"] < 0 and rec["d_mae"] > 0
+    flat = combine_directions({"mr2ct": rec, "ct2mr": rec})
+    assert flat["sct_psnr"] == flat["smr_psnr"] == flat["mean_psnr"]
+
+
+@pytest.fixture(scope="module")
+def bench_inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from sccg_edge.data.phantom import write_phantom_dataset
+
+    root = tmp_path_factory.mktemp("bench")
+    write_phantom_dataset(root / "data", patients=3, size=32, slices=2)
+    for name, ngf in (("wide", 8), ("narrow", 4)):
+        (root / name).mkdir()
+        for i, direction in enumerate(("mr2ct", "ct2mr")):
+            torch.manual_seed(i)
+            save_generator(build_generator("student-s", ngf=ngf, n_blocks=1).eval(),
+                           root / name / f"g_{direction}.safetensors", direction, 32)
+    return {"root": root, "data": root / "data", "wide": root / "wide", "narrow": root / "narrow"}
+
+
+def test_bench_cli_writes_four_files(bench_inputs: dict[str, Path], capsys: pytest.CaptureFixture) -> None:
+    from sccg_edge.cli import bench
+
+    if "bench" not in {c.name for c in app.registered_commands}:
+        bench.register(app)
+    out = bench_inputs["root"] / "run"
+    models = f"{bench_inputs['wide']},{bench_inputs['narrow']}"
+    rc = main(["bench", "--models", models, "--size", "32", "--iters", "2", "--warmup", "1", "--threads", "1",
+               "--precisions", "fp32,int8", "--backends", "torch,openvino", "--data", str(bench_inputs["data"]),
+               "--fidelity-slices", "1", "--no-paper-baseline", "--out", str(out), "--json"])
+    assert rc == 0, capsys.readouterr().err
+    printed = json.loads(capsys.readouterr().out)
+    assert sorted(p.name for p in out.iterdir()) == ["pareto.png", "report.md", "results.csv", "results.json"]
+    result = json.loads((out / "results.json").read_text())
+    assert result["machine"]["usable_cores"] >= 1 and "avx2" in result["machine"]["isa"]
+    recs = {(r["model"], r["backend"], r["precision"]): r for r in result["records"]}
+    assert len(recs) == 8 and len(printed["records"]) == 8
+    ok = recs[("wide", "openvino", "fp32")]
+    assert ok["status"] == "ok" and ok["lat_median_ms"] > 0 and ok["artifact_mb"] > 0 and ok["peak_rss_mb"] > 0
+    assert ok["mean_agree_psnr"] > 60 and abs(ok["mean_d_psnr"]) < 0.01  # same weights as the FP32 teacher
+    assert recs[("wide", "torch", "int8")]["status"].startswith("unsupported:")
+    assert result["teacher"] == "wide"
+    assert "speedup" in result["summary"]["32"]
+    assert (out / "results.csv").read_text().count("\n") == 9
+    assert "x** faster" in (out / "report.md").read_text()
+    assert Image.open(out / "pareto.png").size == (900, 600)
+    # nothing is overwritten
+    before = snapshot(out)
+    rc = main(["bench", "--models", models, "--size", "32", "--out", str(out)])
+    assert rc == 2 and "not empty" in capsys.readouterr().err
+    assert snapshot(out) == before
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+def test_bench_cuda_without_cuda(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from sccg_edge.cli import bench
+
+    if "bench" not in {c.name for c in app.registered_commands}:
+        bench.register(app)
+    rc = main(["bench", "--device", "cuda", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "no CUDA device" in err and err.startswith("error:")
+    assert not (tmp_path / "o").exists()
