@@ -113,7 +113,11 @@ def load_recipe(name_or_path: str, cls: type = TrainConfig, overrides: dict[str,
     try:
         raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as err:
-        raise ConfigError(f"{source} is not valid YAML: {err}") from None
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{source} is not valid YAML{where}: {problem}; fix the file or pass a packaged recipe "
+                          f"({', '.join(recipe_names())})") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{source} must be a mapping of keys to values, not {type(raw).__name__}")
     cfg = from_dict(cls, raw, source)

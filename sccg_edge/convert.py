@@ -107,12 +107,16 @@ def _torch_translator(model: str | Path, direction: str, size: int | None, threa
     from sccg_edge.models.loading import load_generator
 
     gen = load_generator(model, direction)
-    if threads > 0:
-        torch.set_num_threads(threads)
 
     def infer(x: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            return gen.model(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))).numpy()
+        before = torch.get_num_threads()
+        if threads > 0:  # per call, so that a library caller's own torch setting is left as it was
+            torch.set_num_threads(threads)
+        try:
+            with torch.inference_mode():
+                return gen.model(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))).numpy()
+        finally:
+            torch.set_num_threads(before)
 
     return Translator(infer=infer, size=int(size or gen.size), ct_window=gen.ct_window, label=_label(model),
                       backend="torch", precision=str(gen.meta.get("precision", "fp32")), source=str(gen.source))
@@ -204,7 +208,7 @@ def read_png_unit(path: Path) -> np.ndarray:
 
 
 def convert_png_folder(model: str, direction: str, inp: Path, out: Path, progress: bool = True,
-                       backend: str | None = None, size: int | None = None) -> dict[str, Any]:
+                       backend: str | None = None, size: int | None = None, threads: int = 0) -> dict[str, Any]:
     """Translate every PNG slice of ``inp`` into ``out`` (8-bit PNGs, same names) with the generator of ``direction``."""
     from PIL import Image
 
@@ -219,7 +223,7 @@ def convert_png_folder(model: str, direction: str, inp: Path, out: Path, progres
         raise InputError("no PNG slices in this folder", inp)
     check_output_folder(out, inp)
     clean_stale_partials(out)
-    tr = load_translator(model, direction, backend=backend, size=size)
+    tr = load_translator(model, direction, backend=backend, size=size, threads=threads)
     with atomic_dir(out) as tmp:
         mark_owner(tmp)
         for path in track(files, description=f"convert {direction}", enabled=progress):
@@ -239,7 +243,8 @@ def _is_png_folder(inp: Path) -> bool:
 
 
 def convert_path(model: str, direction: str, inp: Path, out: Path, *, backend: str | None = None,
-                 series_uid: str | None = None, size: int | None = None, progress: bool = True) -> dict[str, Any]:
+                 series_uid: str | None = None, size: int | None = None, threads: int = 0,
+                 progress: bool = True) -> dict[str, Any]:
     """Convert a DICOM file, a DICOM series folder, a folder of several series, or a folder of PNG slices."""
     inp = Path(inp)
     if direction not in ("mr2ct", "ct2mr"):
@@ -249,8 +254,9 @@ def convert_path(model: str, direction: str, inp: Path, out: Path, *, backend: s
     if _is_png_folder(inp):
         if series_uid is not None:
             raise ConfigError("--series applies to DICOM input only, but the input is a folder of PNG slices")
-        return convert_png_folder(model, direction, inp, out, progress=progress, backend=backend, size=size)
+        return convert_png_folder(model, direction, inp, out, progress=progress, backend=backend, size=size,
+                                  threads=threads)
     from sccg_edge.convert_dicom import convert_dicom
 
     return convert_dicom(model, direction, inp, out, backend=backend, series_uid=series_uid, size=size,
-                         progress=progress)
+                         threads=threads, progress=progress)

@@ -23,6 +23,7 @@ Patient attributes are copied into the output files (same patient) but never pri
 
 from __future__ import annotations
 
+from copy import deepcopy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -168,12 +169,17 @@ def _extra(tr: Translator, info: SeriesInfo, i: int, source: Dataset, direction:
                                   f"sccg-edge scCycleGAN '{tr.label}' ({tr.backend}, {tr.precision}, "
                                   f"{tr.size}px); not for diagnosis")[:1024],
     }
-    if info.tags[i].get("NumberOfFrames", 1) > 1 and "SOPInstanceUID" in source:
-        item = PlainDataset()
+    if "SOPClassUID" in source and "SOPInstanceUID" in source:
+        item = PlainDataset()  # the source instance (and frame), in the Common Instance Reference module too
         item.ReferencedSOPClassUID = source.SOPClassUID
         item.ReferencedSOPInstanceUID = source.SOPInstanceUID
-        item.ReferencedFrameNumber = info.frames[i] + 1
+        if int(info.tags[i].get("NumberOfFrames") or 1) > 1:
+            item.ReferencedFrameNumber = info.frames[i] + 1
         extra["SourceImageSequence"] = [item]
+        series = PlainDataset()
+        series.SeriesInstanceUID = info.series_uid
+        series.ReferencedInstanceSequence = [deepcopy(item)]
+        extra["ReferencedSeriesSequence"] = [series]
     if kind == "CT":
         lo, hi = CT_WINDOWS.get(tr.ct_window, CT_WINDOWS["brain"])
         extra["WindowCenter"], extra["WindowWidth"] = f"{(lo + hi) / 2:g}", f"{hi - lo:g}"
@@ -220,7 +226,8 @@ def _translate(tr: Translator, unit: np.ndarray) -> np.ndarray:
 
 
 def convert_dicom(model: str, direction: str, inp: Path, out: Path, *, backend: str | None = None,
-                  series_uid: str | None = None, size: int | None = None, progress: bool = True) -> dict[str, Any]:
+                  series_uid: str | None = None, size: int | None = None, threads: int = 0,
+                  progress: bool = True) -> dict[str, Any]:
     """Convert a DICOM file, series folder or folder of several series into a new output folder.
 
     Args:
@@ -231,6 +238,7 @@ def convert_dicom(model: str, direction: str, inp: Path, out: Path, *, backend: 
         backend: inference backend; None = eager torch for a model spec.
         series_uid: convert only this SeriesInstanceUID.
         size: slice size to run the model at (default: the model's own).
+        threads: intra-op threads for inference (0 = the runtime's default).
         progress: show a progress bar on stderr.
 
     Returns:
@@ -245,7 +253,7 @@ def convert_dicom(model: str, direction: str, inp: Path, out: Path, *, backend: 
     inp, out = Path(inp), Path(out)
     check_output_folder(out, inp if inp.is_dir() else inp.parent)
     jobs, skipped = plan_jobs(inp, direction, series_uid)
-    tr = load_translator(model, direction, backend=backend, size=size)
+    tr = load_translator(model, direction, backend=backend, size=size, threads=threads)
     clean_stale_partials(out)
     done = []
     with atomic_dir(out) as tmp:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -15,10 +14,11 @@ def convert(
     input: Path = typer.Option(..., "--input", help="DICOM series folder, folder of several series, one DICOM "
                                                     "file, or a folder of PNG slices."),
     out: Path = typer.Option(..., help="New output folder (refused if it exists or lies inside the input)."),
-    backend: Optional[str] = typer.Option(None, help="torch, onnxruntime, openvino or tensorrt (default: torch for "
+    backend: str | None = typer.Option(None, help="torch, onnxruntime, openvino or tensorrt (default: torch for "
                                                      "a model spec, implied by an artifact's suffix)."),
-    series: Optional[str] = typer.Option(None, "--series", help="Convert only this SeriesInstanceUID."),
-    size: Optional[int] = typer.Option(None, help="Slice size to run the model at (default: the model's own)."),
+    series: str | None = typer.Option(None, "--series", help="Convert only this SeriesInstanceUID."),
+    size: int | None = typer.Option(None, help="Slice size to run the model at (default: the model's own)."),
+    threads: int = typer.Option(0, help="Inference threads (0 = the runtime's default)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
 ) -> None:
@@ -27,7 +27,7 @@ def convert(
     from sccg_edge.convert import convert_path
 
     summary = convert_path(model, direction, input, out, backend=backend, series_uid=series, size=size,
-                           progress=progress)
+                           threads=threads, progress=progress)
     if as_json:
         print_json(summary)
         return
