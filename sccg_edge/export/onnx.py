@@ -74,9 +74,10 @@ def check_onnx_parity(model: Generator, onnx_path: Path, x: np.ndarray) -> float
 def onnx_op_counts(onnx_path: Path) -> dict[str, int]:
     """Node count per op type of an ONNX file."""
     import onnx
+    from google.protobuf.message import DecodeError
 
     try:
         graph = onnx.load(str(onnx_path)).graph
-    except Exception as err:  # onnx raises DecodeError and others for non-ONNX files
+    except (OSError, ValueError, DecodeError) as err:
         raise InputError(f"not a readable ONNX file ({err})", onnx_path) from None
     return dict(Counter(n.op_type for n in graph.node))

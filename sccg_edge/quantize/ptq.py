@@ -46,11 +46,13 @@ def quantize_onnx_qdq(onnx_path: Path, calib: CalibrationSet, dst: Path, cfg: Qu
             "calibrate_method": cfg.calibrate_method}
 
 
-def _runner(path: Path) -> Any:
+def _runner(path: Path, hint: str = "f32") -> Any:
     """A callable (B, 1, H, W) float32 -> output for an .onnx or .xml artifact, through sccg_edge.backends."""
     from sccg_edge.backends import load_backend
 
-    return load_backend("onnxruntime" if Path(path).suffix == ".onnx" else "openvino", path, threads=1)
+    if Path(path).suffix == ".onnx":
+        return load_backend("onnxruntime", path, threads=1)
+    return load_backend("openvino", path, threads=1, precision={"f16": "fp16", "bf16": "bf16"}.get(hint, "fp32"))
 
 
 def calibration_set(cfg: QuantConfig, root: Path, direction: str, ct_window: str) -> CalibrationSet:
@@ -130,7 +132,7 @@ def quantize_artifact(model: str | Path, direction: str, cfg: QuantConfig, out: 
             artifact, info = tmp / "model.onnx", onnx_to_fp16(src, tmp / "model.onnx")
         else:
             artifact, info = _int8(cfg, loaded, src, tmp, root, val)
-        run = _runner(artifact)
+        run = _runner(artifact, info.get("inference_precision_hint", "f32"))
         fid = fidelity(run, lambda x: run_onnx(src, x), val)
         src.unlink()
         card = {"name": out.name, "format": artifact.suffix.lstrip("."), "precision": cfg.mode, "target": cfg.target,

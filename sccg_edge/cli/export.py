@@ -1,0 +1,35 @@
+"""CLI: ``export`` (a generator -> ONNX, OpenVINO IR or TensorRT engine, with a model card)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def export(
+    model: str = typer.Option(..., help="Shipped model name, model/run folder or generator .safetensors file "
+                                        "(for --format tensorrt also a quantized / FP16 model.onnx)."),
+    direction: str = typer.Option(..., help="mr2ct or ct2mr."),
+    format: str | None = typer.Option(None, "--format", help="onnx | openvino | tensorrt."),
+    profile: str | None = typer.Option(None, help="Profile name in export/ (e.g. cpu-openvino-fp32) or YAML."),
+    size: int = typer.Option(0, help="Static input size (0: the profile's first size, default 256)."),
+    out: Path | None = typer.Option(None, help="New artifact folder (default export/artifacts/<name>/)."),
+    data: str = typer.Option("", help="Paired data folder for the fidelity check (default: the default data)."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Export a generator and write config.yaml + card.json/card.md beside it."""
+    from sccg_edge.cli._common import print_json, print_kv_table
+    from sccg_edge.export.artifacts import export_artifact, resolve_profile
+
+    prof = resolve_profile(format, profile, size)
+    result = export_artifact(model, direction, prof, out, data=data)
+    if json_out:
+        print_json(result)
+    else:
+        print_kv_table("export", {k: v for k, v in result.items() if k not in ("precision_per_group",)})
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``export``."""
+    app.command("export")(export)

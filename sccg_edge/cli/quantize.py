@@ -1,0 +1,69 @@
+"""CLI: ``calibrate`` (pick calibration slices) and ``quantize`` (FP16 / INT8 artifacts with model cards)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def calibrate(
+    data: str = typer.Option("", help="Paired data folder (default: the real shared pairs, else the phantom)."),
+    out: Path = typer.Option(..., help="Manifest to write, e.g. calibration/default.json."),
+    size: int = typer.Option(32, help="Number of calibration slices."),
+    strategy: str = typer.Option("stratified", help="stratified (spread along the head) | random."),
+    seed: int = typer.Option(0, help="Random seed (random strategy)."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Select calibration slices from the calibration split (training patients only) into a hashed manifest."""
+    from sccg_edge.cli._common import print_json, print_kv_table
+    from sccg_edge.config import DataConfig
+    from sccg_edge.quantize.calibration import write_calibration_manifest
+    from sccg_edge.train.slices import resolve_data_root
+
+    root, _ = resolve_data_root(DataConfig(root=data))
+    result = write_calibration_manifest(root, out, n=size, strategy=strategy, seed=seed)
+    print_json(result) if json_out else print_kv_table("calibration", result)
+
+
+def quantize(
+    model: str = typer.Option(..., help="Shipped model name, model/run folder or generator .safetensors file."),
+    direction: str = typer.Option(..., help="mr2ct or ct2mr."),
+    fp16: bool = typer.Option(False, "--fp16", help="FP16 artifact."),
+    int8: bool = typer.Option(False, "--int8", help="INT8 artifact."),
+    qat: bool = typer.Option(False, "--qat", help="Quantization-aware fine-tuning (with --int8)."),
+    target: str = typer.Option("openvino", help="openvino | onnx | tensorrt (onnx/tensorrt: Q/DQ or FP16 ONNX)."),
+    calibration: str = typer.Option("", help="Calibration manifest (default: the data's calibration split)."),
+    max_psnr_drop: float = typer.Option(0.0, help="OpenVINO INT8: keep layers in FP32 until the PSNR drop "
+                                                   "vs ground truth is within this many dB (0: plain PTQ)."),
+    size: int = typer.Option(256, help="Static input size."),
+    data: str = typer.Option("", help="Paired data folder (validation and QAT data)."),
+    qat_steps: int = typer.Option(300, help="QAT optimisation steps."),
+    out: Path = typer.Option(..., help="New artifact folder."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Build an FP16 or INT8 artifact and its model card (fidelity vs the FP32 source on the validation split)."""
+    from dataclasses import replace
+
+    from sccg_edge.cli._common import print_json, print_kv_table
+    from sccg_edge.errors import ConfigError
+    from sccg_edge.quantize.config import QATConfig, QuantConfig
+    from sccg_edge.quantize.ptq import quantize_artifact
+
+    if fp16 == int8:
+        raise ConfigError("give exactly one of --fp16 and --int8")
+    cfg = QuantConfig(mode="fp16" if fp16 else "int8", target=target, size=size, calibration=calibration,
+                      data=data, max_psnr_drop=max_psnr_drop, qat=qat)
+    cfg = replace(cfg, qat_cfg=replace(QATConfig(), steps=qat_steps))
+    result = quantize_artifact(model, direction, cfg, out)
+    if json_out:
+        print_json(result)
+    else:
+        print_kv_table("quantize", {k: result[k] for k in ("out", "format", "precision", "bytes")}
+                       | {f"fidelity.{k}": v for k, v in result["fidelity"].items()})
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``calibrate`` and ``quantize``."""
+    app.command("calibrate")(calibrate)
+    app.command("quantize")(quantize)

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import numpy_helper
+
+from sccg_edge.errors import ConfigError, InputError
+from sccg_edge.quantize.config import QuantConfig
+from sccg_edge.quantize.ptq import quantize_artifact
+
+
+def _fp32_ops(path: Path) -> dict[str, str]:
+    """Op type -> element type of its first input, from shape inference."""
+    model = onnx.shape_inference.infer_shapes(onnx.load(str(path)))
+    types = {v.name: v.type.tensor_type.elem_type for v in list(model.graph.value_info) + list(model.graph.input)}
+    return {n.name: types.get(n.input[0]) if n.input else None for n in model.graph.node}
+
+
+def test_fp16_onnx_keeps_norm_tanh_and_last_conv_in_fp32(tiny_generator: Path, tiny_data: Path,
+                                                         tmp_path: Path) -> None:
+    cfg = QuantConfig(mode="fp16", target="tensorrt", size=32, data=str(tiny_data), val_max_slices=4)
+    card = quantize_artifact(tiny_generator, "mr2ct", cfg, tmp_path / "fp16")
+    path = tmp_path / "fp16" / "model.onnx"
+    graph = onnx.load(str(path)).graph
+    in_type = _fp32_ops(path)
+    fp32 = onnx.TensorProto.FLOAT
+    for node in graph.node:
+        if node.op_type in ("InstanceNormalization", "Tanh"):
+            assert in_type[node.name] == fp32, node.name
+    assert card["precision_per_group"]["groups"]["head"] == {"int8": 0, "fp16": 0, "fp32": 1}
+    assert card["precision_per_group"]["convs"]["fp16"] > 10
+    assert graph.input[0].type.tensor_type.elem_type == fp32
+    assert card["fidelity"]["agreement_psnr"] > 45
+    assert (tmp_path / "fp16" / "config.yaml").is_file() and (tmp_path / "fp16" / "card.md").is_file()
+    assert not (tmp_path / "fp16" / "source-fp32.onnx").exists()
+
+
+def test_qdq_onnx_has_per_channel_weights_and_runs(tiny_generator: Path, tiny_data: Path, tmp_path: Path) -> None:
+    cfg = QuantConfig(mode="int8", target="onnx", size=32, data=str(tiny_data), val_max_slices=4)
+    card = quantize_artifact(tiny_generator, "mr2ct", cfg, tmp_path / "qdq")
+    model = onnx.load(str(tmp_path / "qdq" / "model.onnx"))
+    ops = [n.op_type for n in model.graph.node]
+    assert ops.count("QuantizeLinear") > 10 and ops.count("DequantizeLinear") > 10
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    producers = {o: n for n in model.graph.node for o in n.output}
+    conv = next(n for n in model.graph.node if n.op_type == "Conv")
+    dq = producers[conv.input[1]]
+    assert dq.op_type == "DequantizeLinear"
+    assert inits[dq.input[1]].size == inits[dq.input[0]].shape[0] > 1  # one scale per output channel
+    assert inits[dq.input[0]].dtype == np.int8
+    assert card["precision_per_group"]["convs"] == {"int8": 18, "fp16": 0, "fp32": 0}
+    assert 20 < card["fidelity"]["agreement_psnr"] < 100
+    assert card["method"]["calibration_slices"] >= 4
+
+
+def test_nncf_int8_ir_has_fake_quantize_and_stays_close(tiny_generator: Path, tiny_data: Path,
+                                                       tmp_path: Path) -> None:
+    from sccg_edge.export.openvino import ir_op_counts
+
+    cfg = QuantConfig(mode="int8", target="openvino", size=32, data=str(tiny_data), val_max_slices=4)
+    card = quantize_artifact(tiny_generator, "mr2ct", cfg, tmp_path / "ov8")
+    assert ir_op_counts(tmp_path / "ov8" / "model.xml").get("FakeQuantize", 0) > 10
+    assert card["precision_per_group"]["convs"]["int8"] == 18
+    assert 20 < card["fidelity"]["agreement_psnr"] < 100
+    assert abs(card["fidelity"]["psnr_drop"]) < 1.0
+    saved = json.loads((tmp_path / "ov8" / "card.json").read_text())
+    assert saved["fidelity"]["slices"] == 4
+
+
+def test_calibration_manifest_is_used_and_checked(tiny_generator: Path, tiny_data: Path, tmp_path: Path) -> None:
+    from sccg_edge.data.pairs import list_pairs
+    from sccg_edge.data.splits import split_records, write_manifest
+
+    splits = split_records(list_pairs(tiny_data))
+    bad = tmp_path / "leak.json"
+    write_manifest(splits["calibration"][:3] + splits["test"][:1], bad, "calibration", root=tiny_data)
+    cfg = QuantConfig(mode="int8", target="onnx", size=32, data=str(tiny_data), calibration=str(bad))
+    with pytest.raises(InputError, match="held-out"):
+        quantize_artifact(tiny_generator, "mr2ct", cfg, tmp_path / "never")
+    assert not (tmp_path / "never").exists()
+
+
+@pytest.mark.parametrize("kind", ["discriminator", "random"])
+def test_non_generator_model_is_refused(kind: str, tiny_data: Path, tmp_path: Path) -> None:
+    from sccg_edge.models import PatchDiscriminator
+    from sccg_edge.train.checkpoint import save_module
+
+    path = tmp_path / "d.safetensors"
+    if kind == "discriminator":
+        save_module(PatchDiscriminator(ndf=4), path)
+    else:
+        path.write_bytes(np.random.default_rng(0).bytes(256))
+    with pytest.raises(InputError):
+        quantize_artifact(path, "mr2ct", QuantConfig(size=32, data=str(tiny_data)), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_config_values_are_refused() -> None:
+    with pytest.raises(ConfigError, match="target"):
+        QuantConfig(target="coreml")
+    with pytest.raises(ConfigError, match="--qat needs --int8"):
+        QuantConfig(mode="fp16", qat=True)
+
+
+def test_cli_quantize_and_calibrate(tiny_generator: Path, tiny_data: Path, tmp_path: Path, capsys) -> None:
+    from sccg_edge.cli import app, main
+    from sccg_edge.cli import quantize as cli_quantize
+
+    if "quantize" not in {c.name for c in app.registered_commands}:
+        cli_quantize.register(app)
+    manifest = tmp_path / "c.json"
+    assert main(["calibrate", "--data", str(tiny_data), "--out", str(manifest), "--size", "4", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["slices"] == 4
+    args = ["quantize", "--model", str(tiny_generator), "--direction", "mr2ct", "--int8", "--target", "onnx",
+            "--size", "32", "--data", str(tiny_data), "--calibration", str(manifest), "--out", str(tmp_path / "q"),
+            "--json"]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["precision"] == "int8"
+    assert main(args) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main([*args[:-3], "--target", "coreml", "--out", str(tmp_path / "z")]) == 2
