@@ -87,7 +87,7 @@ def load_translator(model: str | Path, direction: str, backend: str | None = Non
     from sccg_edge.backends import load_backend
 
     runner = load_backend(backend, model, device=device, threads=threads, direction=direction)
-    size = size or getattr(runner, "size", None) or getattr(runner, "input_size", None)
+    size = size or getattr(runner, "input_size", None)
     if not size:
         raise ConfigError(f"the {backend} artifact has a dynamic input size: give --size (e.g. 256)")
     meta = getattr(runner, "meta", None) or {}

@@ -53,6 +53,11 @@ class Backend(abc.ABC):
         self.threads = int(threads)
         self.direction = direction
         self.precision = "fp32"
+        meta = artifact_metadata(self.artifact_path)
+        self.input_size: int | None = int(meta["size"]) if meta.get("size") else None  # static S of (1, 1, S, S)
+        self.ct_window: str | None = meta.get("ct_window")  # CT window the source model was trained with
+        if self.direction is None and meta.get("direction"):
+            self.direction = str(meta["direction"])
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Translate ``x`` (B, 1, H, W) float32 in [-1, 1]; returns (B, 1, H, W) float32."""
@@ -82,6 +87,29 @@ class Backend(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.artifact_path}, device={self.device}, precision={self.precision})"
+
+
+def artifact_metadata(artifact: Path | None) -> dict[str, Any]:
+    """What the export/quantize step recorded beside an artifact (``card.json`` or ``config.yaml``), if anything."""
+    import json
+
+    if artifact is None or not artifact.exists():
+        return {}
+    folder = artifact if artifact.is_dir() else artifact.parent
+    meta: dict[str, Any] = {}
+    card, cfg = folder / "card.json", folder / "config.yaml"
+    try:
+        if cfg.is_file():
+            import yaml
+
+            loaded = yaml.safe_load(cfg.read_text())
+            meta.update(loaded if isinstance(loaded, dict) else {})
+        if card.is_file():
+            loaded = json.loads(card.read_text())
+            meta.update({k: v for k, v in loaded.items() if k in ("size", "ct_window", "direction", "precision")})
+    except (OSError, ValueError):  # a damaged sidecar only loses the hints; the artifact itself is checked on load
+        return {}
+    return {k: meta[k] for k in ("size", "ct_window", "direction") if meta.get(k) is not None}
 
 
 def _check_input(x: Any) -> None:

@@ -58,6 +58,7 @@ class TorchBackend(Backend):
             torch.set_num_threads(threads)
         loaded = load_generator(artifact, direction)
         self.loaded = loaded
+        self.input_size, self.ct_window = loaded.size, loaded.ct_window
         self.dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
         self.torch_device = torch.device(device)
         model = loaded.model.to(self.torch_device, dtype=self.dtype).eval()

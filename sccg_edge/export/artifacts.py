@@ -72,7 +72,8 @@ def export_artifact(model: str | Path, direction: str, prof: ExportProfile, out:
     if out.exists():
         raise InputError("already exists; choose a new --out folder", out)
     card: dict[str, Any] = {"name": out.name, "format": prof.format, "precision": prof.precision,
-                            "target": prof.target, "source": str(model), "direction": direction, "size": size}
+                            "target": prof.target, "source": str(model), "direction": direction, "size": size,
+                            "ct_window": loaded.ct_window if loaded is not None else None}
     with atomic_dir(out) as tmp:
         artifact, src = _build(loaded.model if loaded else None, prof, size, tmp, onnx_in)
         card.update({"file": artifact.name, "bytes": size_on_disk(artifact)})
