@@ -1,14 +1,13 @@
-"""Produce the artifact a benchmark case needs (ONNX, OpenVINO IR, INT8) into a cache folder, on the fly.
+"""Produce the artifact a benchmark case needs (ONNX, OpenVINO IR, INT8, TensorRT engine) into a cache folder.
 
-The real converters live in :mod:`sccg_edge.export` and :mod:`sccg_edge.quantize`; they are imported lazily. When
-they are absent, fp32 ONNX and fp32/fp16-weight OpenVINO IRs are made here with ``torch.onnx.export`` and
-``openvino.convert_model``; INT8 and TensorRT engines need those modules, else the case is "unsupported".
+Every conversion is the project's own: :mod:`sccg_edge.export` (ONNX, OpenVINO IR, TensorRT engine) and
+:mod:`sccg_edge.quantize` (NNCF INT8 IR, Q/DQ ONNX), so a benchmarked artifact is exactly what ``sccg-edge
+export`` / ``sccg-edge quantize`` would ship. A case that cannot run here is raised as :class:`Unsupported` and
+recorded in the results with its reason.
 """
 
 from __future__ import annotations
 
-import importlib
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -21,96 +20,67 @@ class Unsupported(Exception):
     """A benchmark case that cannot run here; the message says why (recorded, not raised to the user)."""
 
 
-def _optional(module: str, attr: str) -> Any | None:
-    try:
-        return getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError):
-        return None
-
-
 def export_onnx_file(model: Any, path: Path, size: int) -> Path:
-    """FP32 ONNX of ``model`` for (1, 1, size, size): sccg_edge.export when present, else torch.onnx.export."""
-    if path.is_file():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    export = _optional("sccg_edge.export.onnx", "export_onnx")
-    if export is not None:
-        try:
-            return Path(export(model, path, size=size))
-        except MissingDependencyError as err:
-            raise Unsupported(str(err)) from None
-    import torch
+    """FP32 ONNX of ``model`` for (1, 1, size, size), cached at ``path``."""
+    from sccg_edge.export.onnx import export_onnx
 
-    x = torch.zeros(1, 1, size, size)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(model.eval(), (x,), str(path), dynamo=False, opset_version=17, input_names=["x"],
-                          output_names=["y"])
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        export_onnx(model, path, size=size)
     return path
 
 
 def openvino_ir(onnx_path: Path, xml_path: Path, compress_to_fp16: bool) -> Path:
-    """OpenVINO IR of an ONNX file: sccg_edge.export.openvino when present, else openvino.convert_model."""
-    if xml_path.is_file():
-        return xml_path
-    xml_path.parent.mkdir(parents=True, exist_ok=True)
-    convert = _optional("sccg_edge.export.openvino", "to_openvino")
-    if convert is not None:
+    """OpenVINO IR of an ONNX file (FP16-compressed weights when asked), cached at ``xml_path``."""
+    from sccg_edge.export.openvino import to_openvino
+
+    if not xml_path.is_file():
+        xml_path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            return Path(convert(onnx_path, xml_path, compress_to_fp16=compress_to_fp16))
+            to_openvino(onnx_path, xml_path, compress_to_fp16=compress_to_fp16)
         except MissingDependencyError as err:
             raise Unsupported(str(err)) from None
-    try:
-        import openvino as ov
-    except ImportError:
-        raise Unsupported("openvino is not installed") from None
-    ov.save_model(ov.convert_model(str(onnx_path)), str(xml_path), compress_to_fp16=compress_to_fp16)
     return xml_path
 
 
-def calibration_set(images: np.ndarray) -> Any:
-    """Wrap calibration inputs (N, 1, S, S) in [-1, 1] as the quantizer expects (a CalibrationSet when known)."""
-    for module in ("sccg_edge.quantize.calibration", "sccg_edge.quantize.calib", "sccg_edge.quantize"):
-        cls = _optional(module, "CalibrationSet")
-        if cls is None:
-            continue
-        for factory in ("from_arrays", "from_array", "from_numpy"):
-            if hasattr(cls, factory):
-                return getattr(cls, factory)(images)
-        return cls(images)
-    return images
+def int8_artifact(kind: str, onnx_path: Path, out: Path, calib_images: np.ndarray) -> Path:
+    """INT8 artifact of the FP32 ONNX: NNCF PTQ IR (``kind`` "openvino") or Q/DQ ONNX ("onnxruntime")."""
+    from sccg_edge.quantize.calibration import CalibrationSet
+    from sccg_edge.quantize.config import QuantConfig
+    from sccg_edge.quantize.ptq import quantize_onnx_qdq, quantize_openvino_int8
 
-
-def int8_artifact(kind: str, fp32_path: Path, out: Path, calib_images: np.ndarray) -> Path:
-    """INT8 artifact via sccg_edge.quantize.ptq (``kind``: "openvino" or "onnxruntime")."""
     if out.is_file():
         return out
-    name = "quantize_openvino_int8" if kind == "openvino" else "quantize_onnx_qdq"
-    func = _optional("sccg_edge.quantize.ptq", name)
-    if func is None:
-        raise Unsupported(f"int8 needs sccg_edge.quantize.ptq.{name}, which is not available")
     out.parent.mkdir(parents=True, exist_ok=True)
+    calib = CalibrationSet([x[None] for x in calib_images])
+    cfg = QuantConfig(mode="int8", target="openvino" if kind == "openvino" else "onnx",
+                      size=int(calib_images.shape[-1]))
     try:
-        result = func(fp32_path, calibration_set(calib_images), out)
+        (quantize_openvino_int8 if kind == "openvino" else quantize_onnx_qdq)(onnx_path, calib, out, cfg)
     except MissingDependencyError as err:
         raise Unsupported(str(err)) from None
-    except (TypeError, AttributeError) as err:
-        raise Unsupported(f"{name} could not be called ({type(err).__name__}: {err})") from None
-    path = Path(result) if isinstance(result, (str, Path)) else out
-    if not path.is_file():
-        raise Unsupported(f"{name} wrote no file at {path}")
-    return path
+    return out
 
 
-def tensorrt_engine(onnx_path: Path, out: Path, precision: str) -> Path:
-    """TensorRT engine via sccg_edge.export.tensorrt.build_engine (only on a CUDA machine with TensorRT)."""
+def fp16_onnx(onnx_path: Path, out: Path) -> Path:
+    """FP16 ONNX for TensorRT (InstanceNormalization, the last conv and tanh kept in FP32)."""
+    from sccg_edge.quantize.fp16 import onnx_to_fp16
+
+    if not out.is_file():
+        onnx_to_fp16(onnx_path, out)
+    return out
+
+
+def tensorrt_engine(onnx_path: Path, out: Path, precision: str, size: int) -> Path:
+    """TensorRT engine of an ONNX graph (only on a CUDA machine with TensorRT installed)."""
+    from sccg_edge.export.profiles import ExportProfile
+    from sccg_edge.export.tensorrt import build_engine
+
     if out.is_file():
         return out
-    build = _optional("sccg_edge.export.tensorrt", "build_engine")
-    if build is None:
-        raise Unsupported("no TensorRT engine builder (sccg_edge.export.tensorrt.build_engine) is available")
     try:
-        return Path(build(onnx_path, out, precision=precision))
+        return Path(build_engine(onnx_path, out, ExportProfile(name=f"bench-{precision}", format="tensorrt",
+                                                               precision=precision, sizes=(size,))))
     except MissingDependencyError as err:
         raise Unsupported(str(err)) from None
 
@@ -137,8 +107,13 @@ def case_artifact(backend: str, precision: str, device: str, torch_spec: Path, m
     if backend == "tensorrt":
         if precision == "bf16":
             raise Unsupported("TensorRT bf16 is not benchmarked")
-        fp32 = export_onnx_file(model, onnx, size)
-        return tensorrt_engine(fp32, folder / f"{precision}-{size}.engine", precision), {"precision": precision}, ""
+        graph = export_onnx_file(model, onnx, size)  # strongly typed: the graph carries the precision
+        if precision == "int8":
+            graph = int8_artifact("onnxruntime", graph, folder / f"int8-qdq-{size}.onnx", _need(calib_images))
+        elif precision == "fp16":
+            graph = fp16_onnx(graph, folder / f"fp16-{size}.onnx")
+        engine = tensorrt_engine(graph, folder / f"{precision}-{size}.engine", precision, size)
+        return engine, {"precision": precision}, ""
     raise Unsupported(f"unknown backend {backend}")
 
 
@@ -154,8 +129,7 @@ def _openvino_case(precision: str, model: Any, size: int, folder: Path, onnx: Pa
     if precision == "fp32":
         return openvino_ir(fp32, folder / f"fp32-{size}.xml", False), {}, ""
     if precision == "int8":
-        ir = openvino_ir(fp32, folder / f"fp32-{size}.xml", False)
-        return int8_artifact("openvino", ir, folder / f"int8-{size}.xml", _need(calib)), {}, ""
+        return int8_artifact("openvino", fp32, folder / f"int8-{size}.xml", _need(calib)), {}, ""
     ir = openvino_ir(fp32, folder / f"fp16-{size}.xml", True)
     import openvino as ov
 

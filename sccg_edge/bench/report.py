@@ -136,4 +136,6 @@ def render_table(result: dict[str, Any]) -> None:
         table.add_column(header, overflow="fold")
     for r in result["records"]:
         table.add_row(*(_fmt(r.get(k)) for k, _ in TABLE_COLUMNS))
-    Console().print(table)
+    from sccg_edge.cli._common import result_console
+
+    result_console().print(table)

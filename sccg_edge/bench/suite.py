@@ -39,7 +39,7 @@ class SuiteConfig:
     heavy_lowp_max_size: int = 256  # heavy models: non-fp32 precisions only at sizes <= this
     fidelity_size: int = 256  # fidelity only for cases at this size (0: no fidelity)
     fidelity_slices: int = 2
-    calib_slices: int = 4
+    calib_slices: int = 16
     paper_baseline: bool = True  # always time the paper architecture in fp32
     data: str = ""
     seed: int = 0

@@ -32,6 +32,31 @@ def _register_all() -> None:
 
     for module in (demo, data, metrics, train, distill, evaluate, quantize, export, convert, bench):
         module.register(app)
+    _divert_library_output(app)
+
+
+def _divert_library_output(typer_app: typer.Typer) -> None:
+    """Run every command body with stdout diverted to stderr; results are printed to the real stdout.
+
+    Third-party libraries (NNCF's progress bars, exporters' messages) print to stdout; a ``--json`` result must be
+    the only thing there.
+    """
+    import functools
+
+    from sccg_edge.cli._common import diverted_stdout
+
+    def wrap(func):  # type: ignore[no-untyped-def]
+        @functools.wraps(func)
+        def run(*args, **kwargs):  # type: ignore[no-untyped-def]
+            with diverted_stdout():
+                return func(*args, **kwargs)
+
+        return run
+
+    for info in typer_app.registered_commands:
+        info.callback = wrap(info.callback)
+    for group in typer_app.registered_groups:
+        _divert_library_output(group.typer_instance)
 
 
 _register_all()

@@ -69,7 +69,9 @@ def _print_table(result: dict[str, Any]) -> None:
         table.add_row(row["name"], *(_fmt(row[k]) for k in keys))
     table.add_section()
     table.add_row("mean", *(_fmt(result["mean"][k]) for k in keys), style="bold")
-    Console().print(table)
+    from sccg_edge.cli._common import result_console
+
+    result_console().print(table)
 
 
 def _fmt(value: float) -> str:
