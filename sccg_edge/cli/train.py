@@ -76,12 +76,13 @@ def ship(
     dest: Path = typer.Option(..., help="New model folder, e.g. sccg_edge/weights/teacher."),
     fp32: bool = typer.Option(False, "--fp32", help="Keep FP32 weights (default: FP16 storage, half the size)."),
     notes: str = typer.Option("", help="Text placed at the top of the model card."),
+    compare: str = typer.Option("", help="Also score this model (e.g. teacher) on the test split, side by side."),
 ) -> None:
     """Package a run's best checkpoint as a model folder with a measured model card (val and test metrics)."""
     from sccg_edge.cli._common import print_json
     from sccg_edge.train.ship import ship_run
 
-    card = ship_run(run, dest, half=not fp32, notes=notes)
+    card = ship_run(run, dest, half=not fp32, notes=notes, compare=compare)
     print_json({"dest": str(dest), "val": card["val"], "test": card["test"]})
 
 
