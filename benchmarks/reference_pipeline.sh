@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# How the shipped reference models and the committed CPU benchmark results were made, step by step.
+# Each step is one sccg-edge command; run from the repository root with the environment of ./run.sh
+# (e.g. `PATH=$(./run.sh env)/bin:$PATH bash benchmarks/reference_pipeline.sh STEP`).
+# Steps: teacher | ship-teacher | student | ship-student | bench | convert   (times are for a 2-core CPU)
+set -euo pipefail
+step="${1:?usage: benchmarks/reference_pipeline.sh teacher|ship-teacher|student|ship-student|bench|convert}"
+case "$step" in
+  teacher)       # ~100 min: the cpu recipe on the training patients of ../shared/data/brain-ct-mr-pairs
+    sccg-edge train --recipe cpu --out runs/teacher-cpu --epochs 60 --max-minutes 125 --set threads=2 ;;
+  ship-teacher)  # best validation epoch -> sccg_edge/weights/teacher (FP16 storage), card measured on val/test
+    sccg-edge ship --run runs/teacher-cpu --dest sccg_edge/weights/teacher \
+      --notes "$(cat benchmarks/notes/teacher.md)" ;;
+  student)       # student-s distilled from the shipped teacher (output + ground truth + encoder features)
+    sccg-edge distill --teacher teacher --student student-s --recipe distill-cpu --out runs/student-s \
+      --max-minutes "${STUDENT_MINUTES:-20}" --set threads=2 ;;
+  ship-student)
+    sccg-edge ship --run runs/student-s --dest sccg_edge/weights/student-s --compare teacher \
+      --notes "$(cat benchmarks/notes/student-s.md)" ;;
+  bench)         # every shipped model x backend x precision at 512 and 256, fidelity on all test slices
+    out="benchmarks/results/$(date +%Y-%m-%d)_cpu"
+    sccg-edge bench --device cpu --sizes 512,256 --iters 10 --fidelity-slices 0 --out "$out" --json \
+      > /dev/null
+    echo "results in $out" ;;
+  convert)       # the real DICOM series through the shipped student, PyTorch FP32 and OpenVINO INT8
+    sccg-edge convert --model student-s --direction mr2ct --input ../shared/data/porcine-head-t2-dicom \
+      --out runs/convert/porcine-sct-fp32 --json
+    sccg-edge convert --model student-s --direction ct2mr --input ../shared/data/head-ct-dicom \
+      --out runs/convert/head-smr-fp32 --json ;;
+  *) echo "unknown step $step" >&2; exit 2 ;;
+esac
