@@ -175,6 +175,8 @@ def train_teacher(cfg: TrainConfig, out: Path, resume: bool = False, progress: b
     steps_per_epoch = max(1, per_rank // batch)
     total_steps = steps_per_epoch * cfg.optim.epochs
     autocast = _autocast(cfg, device)
+    scaler = torch.amp.GradScaler("cuda") if cfg.amp == "fp16" and device.startswith("cuda") else None
+    board = _tensorboard(out) if rank == 0 else None
     t_start, wall_before = now(), float(state["wall_s"])
     stop_reason = "epochs"
     bar = _progress(progress and rank == 0, total_steps, state["global_step"])
@@ -197,7 +199,7 @@ def train_teacher(cfg: TrainConfig, out: Path, resume: bool = False, progress: b
                 for opt in (opt_g, opt_d):
                     for group in opt.param_groups:
                         group["lr"] = cfg.optim.lr * factor
-                logs = train_step(nets, opt_g, opt_d, mr.to(device), ct.to(device), cfg, autocast)
+                logs = train_step(nets, opt_g, opt_d, mr.to(device), ct.to(device), cfg, autocast, scaler)
                 state["step_in_epoch"] += 1
                 state["global_step"] += 1
                 if rank == 0:
@@ -220,6 +222,9 @@ def train_teacher(cfg: TrainConfig, out: Path, resume: bool = False, progress: b
                        "wall_s": round(wall_before + now() - t_start, 1), **metrics}
                 _append(out / "log.jsonl", {"type": "epoch", **row})
                 _write_csv_row(out / "metrics.csv", row)
+                if board is not None:
+                    for key, value in metrics.items():
+                        board.add_scalar(f"val/{key}", value, state["global_step"])
                 bar.epoch_done(row)
                 if metrics["score"] > state["best_score"]:
                     state["best_score"] = metrics["score"]
@@ -250,6 +255,15 @@ def _check_sizes(cfg: TrainConfig) -> None:
         if value < 24 or value % step:
             raise ConfigError(f"{key}={value}: the discriminator needs at least 24 pixels and the generator a "
                               f"multiple of {step}; choose e.g. {max(32, value - value % step)}")
+
+
+def _tensorboard(out: Path) -> Any:
+    """A TensorBoard writer under ``out/tb`` when the tensorboard package is installed, else None."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(log_dir=str(out / "tb"))
 
 
 def _should_stop(cfg: TrainConfig, state: dict[str, Any], t_start: float) -> str:

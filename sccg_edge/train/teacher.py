@@ -165,25 +165,38 @@ def discriminator_loss(nets: Networks, mr: torch.Tensor, ct: torch.Tensor, fake_
 
 
 def train_step(nets: Networks, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer, mr: torch.Tensor,
-               ct: torch.Tensor, cfg: TrainConfig, autocast: Any) -> dict[str, float]:
-    """One optimisation step of generators then discriminators; returns the logged loss terms."""
+               ct: torch.Tensor, cfg: TrainConfig, autocast: Any, scaler: Any = None) -> dict[str, float]:
+    """One optimisation step of generators then discriminators; returns the logged loss terms.
+
+    ``scaler`` (a ``torch.amp.GradScaler``) is used for FP16 autocast on CUDA; gradients are all-reduced while
+    still scaled (every rank uses the same scale) and unscaled before the optimizer step.
+    """
     _set_requires_grad(nets.discriminators(), False)
     opt_g.zero_grad(set_to_none=True)
     with autocast():
         g_total, logs = generator_loss(nets, mr, ct, cfg)
-    g_total.backward()
-    allreduce_grads(nets.generators())
-    opt_g.step()
+    _backward_step(g_total, opt_g, nets.generators(), scaler)
 
     _set_requires_grad(nets.discriminators(), True)
     opt_d.zero_grad(set_to_none=True)
     with autocast():
         d_total, d_logs = discriminator_loss(nets, mr, ct, logs.pop("fake_ct"), logs.pop("fake_mr"))
-    d_total.backward()
-    allreduce_grads(nets.discriminators())
-    opt_d.step()
+    _backward_step(d_total, opt_d, nets.discriminators(), scaler)
+    if scaler is not None:
+        scaler.update()
     broadcast_buffers(nets.discriminators())
     return {"g_total": float(g_total.detach()), **logs, **d_logs}
+
+
+def _backward_step(loss: torch.Tensor, opt: torch.optim.Optimizer, modules: list[nn.Module], scaler: Any) -> None:
+    if scaler is None:
+        loss.backward()
+        allreduce_grads(modules)
+        opt.step()
+        return
+    scaler.scale(loss).backward()
+    allreduce_grads(modules)
+    scaler.step(opt)  # unscales, skips the step if any gradient is inf/nan
 
 
 @torch.no_grad()
