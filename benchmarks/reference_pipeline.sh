@@ -19,7 +19,7 @@ case "$step" in
       --notes "$(cat benchmarks/notes/student-s.md)" ;;
   bench)         # every shipped model x backend x precision at 512 and 256, fidelity on all test slices
     out="benchmarks/results/$(date +%Y-%m-%d)_cpu"
-    sccg-edge bench --device cpu --sizes 512,256 --iters 10 --fidelity-slices 0 --out "$out" --json \
+    sccg-edge bench --config benchmarks/cpu-full.yaml --out "$out" --json \
       > /dev/null
     echo "results in $out" ;;
   convert)       # the real DICOM series through the shipped student, PyTorch FP32 and OpenVINO INT8
