@@ -13,13 +13,14 @@ def demo(
                                        "(default: runs/demo-<timestamp>)."),
     patients: int = typer.Option(4, help="Synthetic phantom patients to generate."),
     size: int = typer.Option(256, help="Phantom slice size."),
+    bench_iters: int = typer.Option(10, help="Timed runs per benchmark case."),
     json_out: bool = typer.Option(False, "--json", help="Print the final report as one JSON object."),
 ) -> None:
-    """Generate the embedded synthetic phantom, inspect it, and run the shipped models on it."""
+    """The main job: write the synthetic phantom, inspect it, run the shipped models on it, then bench them."""
     from sccg_edge.cli._common import print_json, print_kv_table
     from sccg_edge.demo import run_demo
 
-    report = run_demo(out, patients=patients, size=size)
+    report = run_demo(out, patients=patients, size=size, bench_iters=bench_iters)
     if json_out:
         print_json(report)
     else:
