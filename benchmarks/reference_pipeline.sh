@@ -2,7 +2,7 @@
 # How the shipped reference models and the committed CPU benchmark results were made, step by step.
 # Each step is one sccg-edge command; run from the repository root with the environment of ./run.sh
 # (e.g. `PATH=$(./run.sh env)/bin:$PATH bash benchmarks/reference_pipeline.sh STEP`).
-# Steps: teacher | ship-teacher | student | ship-student | bench | convert   (times are for a 2-core CPU)
+# Steps: teacher | ship-teacher | student | ship-student | bench | bench-check | convert  (times: 2-core CPU)
 set -euo pipefail
 step="${1:?usage: benchmarks/reference_pipeline.sh teacher|ship-teacher|student|ship-student|bench|convert}"
 case "$step" in
@@ -22,10 +22,22 @@ case "$step" in
     sccg-edge bench --config benchmarks/cpu-full.yaml --out "$out" --json \
       > /dev/null
     echo "results in $out" ;;
-  convert)       # the real DICOM series through the shipped student, PyTorch FP32 and OpenVINO INT8
+  bench-check)   # our harness vs OpenVINO's benchmark_app on the same IR, threads and shape
+    python benchmarks/openvino_benchmark_app_check.py --size 512 --threads 2 \
+      --out benchmarks/results/benchmark_app_check_512.json ;;
+  convert)       # the real DICOM series through the shipped student: PyTorch FP32 and OpenVINO INT8 (NNCF PTQ)
+    for d in mr2ct ct2mr; do
+      sccg-edge quantize --model student-s --direction "$d" --int8 --target openvino --out "runs/q/student-s-$d-ov-int8" --json \
+        > /dev/null
+    done
     sccg-edge convert --model student-s --direction mr2ct --input ../shared/data/porcine-head-t2-dicom \
-      --out runs/convert/porcine-sct-fp32 --json
+      --out runs/convert/porcine-sct-fp32 --json > /dev/null
+    sccg-edge convert --model runs/q/student-s-mr2ct-ov-int8/model.xml --direction mr2ct \
+      --input ../shared/data/porcine-head-t2-dicom --out runs/convert/porcine-sct-ov-int8 --json > /dev/null
     sccg-edge convert --model student-s --direction ct2mr --input ../shared/data/head-ct-dicom \
-      --out runs/convert/head-smr-fp32 --json ;;
+      --out runs/convert/head-smr-fp32 --json > /dev/null
+    sccg-edge convert --model runs/q/student-s-ct2mr-ov-int8/model.xml --direction ct2mr \
+      --input ../shared/data/head-ct-dicom --out runs/convert/head-smr-ov-int8 --json > /dev/null
+    python benchmarks/check_converted.py runs/convert ;;
   *) echo "unknown step $step" >&2; exit 2 ;;
 esac
