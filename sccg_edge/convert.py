@@ -56,6 +56,8 @@ def _label(model: str | Path) -> str:
     path = Path(model)
     if not path.exists():
         return str(model)
+    if path.is_file() and path.stem == "model":  # export/quantize artifacts are <folder>/model.{onnx,xml,engine}
+        return path.parent.name
     return path.stem if path.is_file() else path.name
 
 
