@@ -11,9 +11,11 @@ case "$step" in
   ship-teacher)  # best validation epoch -> sccg_edge/weights/teacher (FP16 storage), card measured on val/test
     sccg-edge ship --run runs/teacher-cpu --dest sccg_edge/weights/teacher \
       --notes "$(cat benchmarks/notes/teacher.md)" ;;
-  student)       # student-s distilled from the shipped teacher (output + ground truth + encoder features)
+  student)       # student-s distilled from the shipped teacher (output + ground truth + encoder features), ~20 min:
+                 # 30 epochs of the recipe, then resumed to 80 epochs (the linear decay restarts over the longer run)
     sccg-edge distill --teacher teacher --student student-s --recipe distill-cpu --out runs/student-s \
-      --max-minutes "${STUDENT_MINUTES:-20}" --set threads=2 ;;
+      --max-minutes 18 --set threads=2
+    sccg-edge distill --resume runs/student-s --epochs 80 --max-minutes 13 ;;
   ship-student)
     sccg-edge ship --run runs/student-s --dest sccg_edge/weights/student-s --compare teacher \
       --notes "$(cat benchmarks/notes/student-s.md)" ;;
