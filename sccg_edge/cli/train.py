@@ -44,7 +44,9 @@ def train(
     else:
         cfg = load_recipe(recipe, overrides=overrides)
     if dry_run:
-        typer.echo(yaml.safe_dump(to_dict(cfg), sort_keys=False).rstrip())
+        from sccg_edge.cli._common import result_stream
+
+        result_stream().write(yaml.safe_dump(to_dict(cfg), sort_keys=False))
         print_json({"model_cost": _model_cost(cfg)})
         return
     if resume is None and out is None:
