@@ -1,4 +1,4 @@
-"""Tiny fixtures for quantize/export tests: a 4-patient 32x32 phantom and a ngf=4 student generator file."""
+"""Tiny fixtures shared by the unit tests (quantize, export): a 4-patient 32x32 phantom and a ngf=4 student file."""
 
 from __future__ import annotations
 
