@@ -2,7 +2,8 @@
 # How the shipped reference models and the committed CPU benchmark results were made, step by step.
 # Each step is one sccg-edge command; run from the repository root with the environment of ./run.sh
 # (e.g. `PATH=$(./run.sh env)/bin:$PATH bash benchmarks/reference_pipeline.sh STEP`).
-# Steps: teacher | ship-teacher | student | ship-student | bench | bench-check | convert  (times: 2-core CPU)
+# Steps: teacher | ship-teacher | student | ship-student | student-xs | ship-student-xs | bench | bench-check |
+#        convert  (times: 2-core CPU)
 set -euo pipefail
 step="${1:?usage: benchmarks/reference_pipeline.sh teacher|ship-teacher|student|ship-student|bench|convert}"
 case "$step" in
@@ -16,6 +17,12 @@ case "$step" in
     sccg-edge distill --teacher teacher --student student-s --recipe distill-cpu --out runs/student-s \
       --max-minutes 18 --set threads=2
     sccg-edge distill --resume runs/student-s --epochs 80 --max-minutes 13 ;;
+  student-xs)    # student-xs (ngf 8, 4 mobile blocks), same recipe, 40 epochs (~9 min)
+    sccg-edge distill --teacher teacher --student student-xs --recipe distill-cpu --out runs/student-xs \
+      --epochs 40 --max-minutes 9 --set threads=2 ;;
+  ship-student-xs)
+    sccg-edge ship --run runs/student-xs --dest sccg_edge/weights/student-xs --compare teacher \
+      --notes "$(cat benchmarks/notes/student-xs.md)" ;;
   ship-student)
     sccg-edge ship --run runs/student-s --dest sccg_edge/weights/student-s --compare teacher \
       --notes "$(cat benchmarks/notes/student-s.md)" ;;
