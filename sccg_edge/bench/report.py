@@ -129,7 +129,6 @@ def write_outputs(out_dir: Path, result: dict[str, Any]) -> list[Path]:
 
 def render_table(result: dict[str, Any]) -> None:
     """Print the results as a rich table on stderr-free stdout (not used with --json)."""
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title="sccg-edge bench")

@@ -56,7 +56,6 @@ def _json_safe(obj: Any) -> Any:
 
 
 def _print_table(result: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     units = "HU" if result["scale"] == "hu" else "0..255"

@@ -13,7 +13,7 @@ from sccg_edge.bench.fidelity import combine_directions, fidelity_record
 from sccg_edge.bench.harness import artifact_size_mb, latency_stats, peak_rss_mb, time_backend
 from sccg_edge.bench.machine import parse_cpuinfo
 from sccg_edge.bench.pareto import pareto_front
-from sccg_edge.cli import app, main
+from sccg_edge.cli import main
 from sccg_edge.errors import ConfigError
 from sccg_edge.models import build_generator
 from sccg_edge.models.loading import save_generator
@@ -103,7 +103,6 @@ def bench_inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_bench_cli_writes_four_files(bench_inputs: dict[str, Path], capsys: pytest.CaptureFixture) -> None:
-    from sccg_edge.cli import bench
 
     out = bench_inputs["root"] / "run"
     models = f"{bench_inputs['wide']},{bench_inputs['narrow']}"
@@ -137,7 +136,6 @@ def test_bench_cli_writes_four_files(bench_inputs: dict[str, Path], capsys: pyte
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
 def test_bench_cuda_without_cuda(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    from sccg_edge.cli import bench
 
     rc = main(["bench", "--device", "cuda", "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err

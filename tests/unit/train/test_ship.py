@@ -11,11 +11,11 @@ from PIL import Image
 from sccg_edge.cli import main
 from sccg_edge.errors import InputError
 from sccg_edge.train.ship import ship_run
-from tests.unit.train.test_training import TINY, phantom  # noqa: F401  (fixture)
+from tests.unit.train.test_training import TINY
 
 
 @pytest.fixture(scope="module")
-def tiny_run(phantom, tmp_path_factory):  # noqa: F811
+def tiny_run(phantom, tmp_path_factory):
     out = tmp_path_factory.mktemp("ship") / "run"
     assert main(["train", "--recipe", "cpu", "--data", str(phantom), "--out", str(out), "--epochs", "1", *TINY]) == 0
     return out

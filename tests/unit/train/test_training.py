@@ -10,21 +10,11 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from sccg_edge.cli import main
 
 TINY = ["--set", "model.ngf=4", "--set", "model.n_blocks=1", "--set", "model.ndf=8", "--set", "data.size=40",
         "--set", "data.crop=32", "--set", "optim.batch_size=2", "--set", "threads=1", "--set", "save_every_steps=1"]
-
-
-@pytest.fixture(scope="module")
-def phantom(tmp_path_factory) -> Path:
-    from sccg_edge.data.phantom import write_phantom_dataset
-
-    root = tmp_path_factory.mktemp("phantom") / "data"
-    write_phantom_dataset(root, patients=3, size=32, seed=0, slices=6)
-    return root
 
 
 def _steps(run: Path) -> list[tuple[int, list[int]]]:
