@@ -26,6 +26,8 @@ class DataConfig:
     size: int = 256  # slices are fitted to size x size (the paper: 512)
     crop: int = 0  # random training crop (0: train on whole slices); validation always uses whole slices
     flip: bool = True  # random left-right flips (heads are roughly symmetric)
+    affine: float = 0.0  # random joint zoom/rotation/shift of each training pair: 0 off; a: zoom 1 +- a,
+    #                       rotation +- 100*a degrees, shift +- a/2 of the slice (validation is never augmented)
     ct_window: str = "brain"  # HU window used to map DICOM CT to [0, 1] (PNG pairs are already windowed)
 
 
@@ -48,6 +50,7 @@ class LossConfig:
     lambda_str: float = 10.0
     lambda_cyc: float = 10.0
     lambda_idt: float = 0.0
+    pix_floor: float = 0.0  # uniform share of the pixel-loss weights (0: the paper's D weights only; 1: plain L1)
     paired: bool = True  # pairs are co-registered; False disables the pixel loss and shuffles the pairing
 
 
@@ -71,12 +74,13 @@ class TrainConfig:
     recipe: str = "paper"
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
-    amp: str = "none"  # none | bf16 | fp16 (CUDA only)
+    amp: str = "none"  # none | bf16 (CUDA, or CPUs with AVX512-BF16/AMX) | fp16 (CUDA only)
     threads: int = 0  # torch CPU threads (0: torch's default)
     save_every_steps: int = 0  # also checkpoint every N steps inside an epoch (0: only at epoch ends)
     max_steps: int = 0  # stop after this many optimisation steps in total (0: no limit)
     max_minutes: float = 0.0  # stop (after checkpointing) once this much wall time has passed (0: no limit)
     val_max_slices: int = 0  # validate on at most this many slices (0: all of the validation split)
+    val_every: int = 1  # validate (and pick the best checkpoint) every N epochs and after the last one
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)

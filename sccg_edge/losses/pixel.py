@@ -28,7 +28,7 @@ def discriminator_weights(d_map: Tensor, size: tuple[int, int], eps: float = 1e-
     return torch.where(mean > eps, w / mean.clamp_min(eps), torch.ones_like(w))
 
 
-def weighted_pixel_l1(fake: Tensor, real: Tensor, d_map: Tensor, eps: float = 1e-6) -> Tensor:
+def weighted_pixel_l1(fake: Tensor, real: Tensor, d_map: Tensor, eps: float = 1e-6, floor: float = 0.0) -> Tensor:
     """L1 between a generated and a paired real image, weighted per pixel by the discriminator.
 
     Which map: pass ``d_map = D_target(fake)``, the target-domain discriminator's patch map on the GENERATED
@@ -46,11 +46,15 @@ def weighted_pixel_l1(fake: Tensor, real: Tensor, d_map: Tensor, eps: float = 1e
         real: (B, C, H, W) paired real image of the target domain.
         d_map: (B, 1, h, w) discriminator patch map on ``fake``; upsampled bilinearly to (H, W).
         eps: threshold for the uniform fallback and floor of the normaliser.
+        floor: share of uniform weight mixed into the D weights (0: the paper's loss, 1: plain L1).
 
     Returns:
         A scalar tensor ``mean(w * |fake - real|)``.
     """
     if fake.shape != real.shape:
         raise ValueError(f"fake {tuple(fake.shape)} and real {tuple(real.shape)} must have the same shape")
-    w = discriminator_weights(d_map, (int(fake.shape[-2]), int(fake.shape[-1])), eps).to(fake.dtype)
+    if not 0.0 <= floor <= 1.0:
+        raise ValueError(f"floor must be in [0, 1], got {floor}")
+    w = discriminator_weights(d_map, (int(fake.shape[-2]), int(fake.shape[-1])), eps)
+    w = (floor + (1.0 - floor) * w).to(fake.dtype)
     return (w * (fake - real).abs()).mean()

@@ -40,7 +40,10 @@ class QuantConfig:
         data: paired data folder for validation (empty: the default data).
         subset_size: calibration slices used by NNCF.
         preset: NNCF preset, performance (symmetric) | mixed (asymmetric activations).
-        calibrate_method: ONNX Runtime calibration: minmax | entropy | percentile.
+        calibrate_method: ONNX Runtime calibration: minmax | entropy | percentile (default: percentile, which on
+            the reference student halves the Q/DQ model's disagreement with FP32 against minmax).
+        keep_fp32: Q/DQ ONNX: comma-separated layer groups whose convolutions stay FP32 (head, encoder/stem,
+            blocks/block0, ...; empty: quantize every convolution).
         max_psnr_drop: > 0 switches OpenVINO INT8 to NNCF accuracy control with this absolute PSNR budget (dB).
         val_max_slices: validation slices used for fidelity (0: all).
         qat: fine-tune the quantized model (int8 only).
@@ -55,7 +58,8 @@ class QuantConfig:
     data: str = ""
     subset_size: int = 64
     preset: str = "performance"
-    calibrate_method: str = "minmax"
+    calibrate_method: str = "percentile"
+    keep_fp32: str = "head"
     max_psnr_drop: float = 0.0
     val_max_slices: int = 16
     qat: bool = False
@@ -70,7 +74,17 @@ class QuantConfig:
                 raise ConfigError(f"unknown {key} '{getattr(self, key)}'; choose one of: {', '.join(allowed)}")
         if self.qat and self.mode != "int8":
             raise ConfigError("--qat needs --int8 (quantization-aware training fine-tunes an INT8 model)")
+        groups = ("head", "encoder", "blocks", "decoder")
+        bad = [g for g in self.keep_fp32_groups if g.split("/")[0] not in groups]
+        if bad:
+            raise ConfigError(f"unknown layer group(s) in keep_fp32: {', '.join(bad)}; use head, encoder, blocks, "
+                              "decoder or one of their members such as blocks/block0")
         if self.max_psnr_drop < 0:
             raise ConfigError(f"--max-psnr-drop must be >= 0, got {self.max_psnr_drop}")
         if self.size <= 0 or self.size % 4:
             raise ConfigError(f"--size must be a positive multiple of 4, got {self.size}")
+
+    @property
+    def keep_fp32_groups(self) -> list[str]:
+        """The layer groups of ``keep_fp32`` as a list."""
+        return [g.strip() for g in self.keep_fp32.split(",") if g.strip()]

@@ -27,23 +27,32 @@ def quantize_onnx_qdq(onnx_path: Path, calib: CalibrationSet, dst: Path, cfg: Qu
     """Q/DQ ONNX: per-channel symmetric INT8 weights, per-tensor INT8 activations (runs on ORT and TensorRT).
 
     The FP32 graph is first pre-processed (shape inference and constant folding) so that the InstanceNorm scale
-    and bias and the reflection-pad sizes are initializers.
+    and bias and the reflection-pad sizes are initializers. The convolutions of the layer groups in
+    ``cfg.keep_fp32`` (default: ``head``, the output convolution before tanh) get no Q/DQ nodes: quantizing the
+    last layer's input to 8 bits per tensor costs most of the SSIM on the reference student (measured: SSIM drop
+    0.012 with it, 0.004 without it, minmax calibration), as is common practice for image-to-image networks.
     """
+    import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from sccg_edge.quantize.card import _CONV_ONNX, layer_group
 
     methods = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
                "percentile": CalibrationMethod.Percentile}
     pre = Path(dst).with_name(Path(dst).stem + ".pre.onnx")
     quant_pre_process(str(onnx_path), str(pre), skip_symbolic_shape=True)
+    keep = set(cfg.keep_fp32_groups)
+    excluded = [n.name for n in onnx.load(str(pre)).graph.node
+                if n.op_type in _CONV_ONNX and (layer_group(n.name) in keep or layer_group(n.name).split("/")[0] in keep)]
     quantize_static(str(pre), str(dst), calib.data_reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-                    calibrate_method=methods[cfg.calibrate_method],
+                    calibrate_method=methods[cfg.calibrate_method], nodes_to_exclude=excluded,
                     extra_options={"ActivationSymmetric": True, "WeightSymmetric": True})
     pre.unlink(missing_ok=True)
     return {"tool": "onnxruntime.quantization.quantize_static", "format": "QDQ", "per_channel": True,
             "activations": "int8 per-tensor symmetric", "weights": "int8 per-channel symmetric",
-            "calibrate_method": cfg.calibrate_method}
+            "calibrate_method": cfg.calibrate_method, "kept_fp32": excluded}
 
 
 def _runner(path: Path, hint: str = "f32") -> Any:

@@ -18,6 +18,7 @@ Run folder (same conventions as the teacher's, see :mod:`sccg_edge.train.run`)::
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import json
@@ -44,6 +45,7 @@ from sccg_edge.train.run import (
     _should_stop,
     _truncate_log,
     _write_csv_row,
+    autocast_for,
     to_255,
 )
 from sccg_edge.train.slices import SliceSet, epoch_order, load_splits, make_batch
@@ -163,15 +165,21 @@ def branch_loss(b: Branch, src: torch.Tensor, tgt: torch.Tensor, cfg: DistillCon
 
 
 def distill_step(branches: list[Branch], opt_s: torch.optim.Optimizer, opt_d: torch.optim.Optimizer | None,
-                 mr: torch.Tensor, ct: torch.Tensor, cfg: DistillConfig) -> dict[str, float]:
-    """One optimisation step of the students (and adapters), then of the discriminators."""
+                 mr: torch.Tensor, ct: torch.Tensor, cfg: DistillConfig,
+                 autocast: Any = contextlib.nullcontext) -> dict[str, float]:
+    """One optimisation step of the students (and adapters), then of the discriminators.
+
+    ``autocast`` is a context-manager factory (see :func:`sccg_edge.train.run.autocast_for`) wrapping the forward
+    passes; the backward passes and optimizer steps stay in float32.
+    """
     discs = [b.disc for b in branches if b.disc is not None]
     _set_requires_grad(discs, False)
     opt_s.zero_grad(set_to_none=True)
     total, logs, fakes = 0.0, {}, []
     for b in branches:
         src, tgt = (mr, ct) if b.direction == "mr2ct" else (ct, mr)
-        loss, terms, fake = branch_loss(b, src, tgt, cfg)
+        with autocast():
+            loss, terms, fake = branch_loss(b, src, tgt, cfg)
         total = total + loss
         logs.update(terms)
         fakes.append((b, tgt, fake))
@@ -183,7 +191,8 @@ def distill_step(branches: list[Branch], opt_s: torch.optim.Optimizer, opt_d: to
         opt_d.zero_grad(set_to_none=True)
         d_total = 0.0
         for b, tgt, fake in fakes:
-            d_loss = lsgan_d_loss(b.disc(tgt), b.disc(fake))
+            with autocast():
+                d_loss = lsgan_d_loss(b.disc(tgt), b.disc(fake))
             logs[f"d_{TARGET[b.direction]}"] = float(d_loss.detach())
             d_total = d_total + d_loss
         d_total.backward()
@@ -331,6 +340,7 @@ def _loop(ctx: _LoopContext, train: SliceSet, val: SliceSet, progress: bool) -> 
     steps_per_epoch = max(1, len(epoch_order(len(train), 0, cfg.seed, ctx.rank, ctx.world)) // batch)
     total_steps = steps_per_epoch * cfg.optim.epochs
     stop_reason = ""
+    autocast = autocast_for(cfg.amp, ctx.device)
     with _DistillProgress(progress and ctx.rank == 0, total_steps, state["global_step"]) as bar:
         while state["epoch"] < cfg.optim.epochs:
             epoch = state["epoch"]
@@ -345,7 +355,7 @@ def _loop(ctx: _LoopContext, train: SliceSet, val: SliceSet, progress: bool) -> 
                     for group in opt.param_groups:
                         group["lr"] = lr
                 logs = distill_step(ctx.branches, ctx.optims["opt_s"], ctx.optims.get("opt_d"),
-                                    mr.to(ctx.device), ct.to(ctx.device), cfg)
+                                    mr.to(ctx.device), ct.to(ctx.device), cfg, autocast)
                 state["step_in_epoch"] += 1
                 state["global_step"] += 1
                 if ctx.rank == 0:

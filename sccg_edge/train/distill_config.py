@@ -53,6 +53,7 @@ class DistillConfig:
     directions: str = "both"  # both | mr2ct | ct2mr
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
+    amp: str = "none"  # none | bf16 (CUDA, or CPUs with AVX512-BF16/AMX) | fp16 (CUDA only)
     threads: int = 0
     save_every_steps: int = 0
     max_steps: int = 0
@@ -68,6 +69,8 @@ class DistillConfig:
             raise ConfigError(f"'directions' must be one of {', '.join(DIRECTION_CHOICES)}, got {self.directions!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"'device' must be one of auto, cpu, cuda, got {self.device!r}")
+        if self.amp not in ("none", "bf16", "fp16"):
+            raise ConfigError(f"'amp' must be one of none, bf16, fp16, got {self.amp!r}")
         if self.loss.feat_distance not in ("mse", "l1"):
             raise ConfigError(f"'loss.feat_distance' must be mse or l1, got {self.loss.feat_distance!r}")
 

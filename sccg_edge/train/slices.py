@@ -94,10 +94,34 @@ def make_batch(data: SliceSet, idx: list[int], epoch: int, seed: int, cfg: DataC
         y, x = (int(v) for v in rng.integers(0, size - crop + 1, size=2))
         flip = cfg.flip and bool(rng.integers(0, 2))
         j = (i + unpaired_shift) % n  # unpaired training pairs each MR with another slice's CT
-        mr = data.mr[i, :, y:y + crop, x:x + crop]
-        ct = data.ct[j, :, y:y + crop, x:x + crop]
+        mr_full, ct_full = data.mr[i], data.ct[j]
+        if cfg.affine > 0:  # drawn after crop and flip, so a run without it keeps the same crops and flips
+            mr_full, ct_full = random_affine(torch.stack([mr_full, ct_full]), rng, cfg.affine)
+        mr = mr_full[:, y:y + crop, x:x + crop]
+        ct = ct_full[:, y:y + crop, x:x + crop]
         if flip:
             mr, ct = mr.flip(-1), ct.flip(-1)
         mrs.append(mr)
         cts.append(ct)
     return torch.stack(mrs), torch.stack(cts)
+
+
+def random_affine(images: torch.Tensor, rng: np.random.Generator, amount: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """One random zoom/rotation/shift applied identically to a (2, 1, S, S) pair in [-1, 1]; returns both images.
+
+    Zoom is ``1 +- amount``, rotation ``+- 100 * amount`` degrees and shift ``+- amount / 2`` of the slice, each
+    uniform; bilinear resampling; what enters from outside the slice is background (-1). It teaches the generator
+    heads of other sizes and positions than the few training patients have.
+    """
+    import math
+
+    import torch.nn.functional as F
+
+    zoom = 1.0 + float(rng.uniform(-amount, amount))
+    angle = math.radians(float(rng.uniform(-100.0 * amount, 100.0 * amount)))
+    tx, ty = (float(v) for v in rng.uniform(-amount, amount, size=2))  # grid units: the slice spans [-1, 1]
+    cos, sin = math.cos(angle) / zoom, math.sin(angle) / zoom
+    theta = torch.tensor([[cos, -sin, tx], [sin, cos, ty]], dtype=images.dtype).expand(len(images), 2, 3)
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    out = F.grid_sample(images + 1.0, grid, mode="bilinear", padding_mode="zeros", align_corners=False) - 1.0
+    return out[0], out[1]

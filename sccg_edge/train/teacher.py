@@ -147,7 +147,8 @@ def generator_loss(nets: Networks, mr: torch.Tensor, ct: torch.Tensor, cfg: Trai
     if lo.lambda_cyc:
         terms["cyc"] = cycle_loss(nets.g_ct2mr(fake_ct), mr) + cycle_loss(nets.g_mr2ct(fake_mr), ct)
     if lo.paired and lo.lambda_pix:
-        terms["pix"] = weighted_pixel_l1(fake_ct, ct, d_fake_ct) + weighted_pixel_l1(fake_mr, mr, d_fake_mr)
+        terms["pix"] = (weighted_pixel_l1(fake_ct, ct, d_fake_ct, floor=lo.pix_floor)
+                        + weighted_pixel_l1(fake_mr, mr, d_fake_mr, floor=lo.pix_floor))
     if lo.lambda_idt:
         terms["idt"] = identity_loss(nets.g_mr2ct(ct), ct) + identity_loss(nets.g_ct2mr(mr), mr)
     total = sum(weights[k] * v for k, v in terms.items())

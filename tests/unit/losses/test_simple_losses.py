@@ -49,3 +49,15 @@ def test_weighted_l1_grad_to_fake_only() -> None:
     weighted_pixel_l1(fake, torch.rand(1, 1, 8, 8), d_map).backward()
     assert fake.grad is not None and fake.grad.abs().sum() > 0
     assert d_map.grad is None
+
+
+def test_weighted_l1_floor_mixes_uniform_weights() -> None:
+    fake, real = torch.rand(2, 1, 8, 8), torch.rand(2, 1, 8, 8)
+    d_map = torch.randn(2, 1, 2, 2)
+    paper = weighted_pixel_l1(fake, real, d_map)
+    assert weighted_pixel_l1(fake, real, d_map, floor=0.0).item() == paper.item()
+    assert weighted_pixel_l1(fake, real, d_map, floor=1.0).item() == pytest.approx(l1(fake, real).item(), rel=1e-6)
+    half = weighted_pixel_l1(fake, real, d_map, floor=0.5).item()
+    assert half == pytest.approx(0.5 * (paper.item() + l1(fake, real).item()), rel=1e-6)
+    with pytest.raises(ValueError, match="floor"):
+        weighted_pixel_l1(fake, real, d_map, floor=1.5)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -52,9 +53,15 @@ def test_qdq_onnx_has_per_channel_weights_and_runs(tiny_generator: Path, tiny_da
     assert dq.op_type == "DequantizeLinear"
     assert inits[dq.input[1]].size == inits[dq.input[0]].shape[0] > 1  # one scale per output channel
     assert inits[dq.input[0]].dtype == np.int8
-    assert card["precision_per_group"]["convs"] == {"int8": 18, "fp16": 0, "fp32": 0}
+    assert card["precision_per_group"]["convs"] == {"int8": 17, "fp16": 0, "fp32": 1}  # the head stays FP32
+    assert card["precision_per_group"]["groups"]["head"] == {"int8": 0, "fp16": 0, "fp32": 1}
     assert 20 < card["fidelity"]["agreement_psnr"] < 100
     assert card["method"]["calibration_slices"] >= 4
+    everything = quantize_artifact(tiny_generator, "mr2ct", replace(cfg, keep_fp32="", calibrate_method="minmax"),
+                                   tmp_path / "qdq-all")
+    assert everything["precision_per_group"]["convs"] == {"int8": 18, "fp16": 0, "fp32": 0}
+    with pytest.raises(ConfigError, match="keep_fp32"):
+        QuantConfig(keep_fp32="tail")
 
 
 def test_nncf_int8_ir_has_fake_quantize_and_stays_close(tiny_generator: Path, tiny_data: Path,

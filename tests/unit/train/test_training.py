@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-
 from sccg_edge.cli import main
 
 TINY = ["--set", "model.ngf=4", "--set", "model.n_blocks=1", "--set", "model.ndf=8", "--set", "data.size=40",
@@ -81,3 +80,12 @@ def test_dry_run_paper_prints_config_and_macs(capsys):
     cost = json.loads(text[text.index("{"):])["model_cost"]
     assert cost["input"] == [1, 1, 512, 512]
     assert 150e9 < cost["generator_macs"] < 300e9
+
+
+def test_val_every_validates_on_schedule_and_after_the_last_epoch(phantom, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main([*_cmd(phantom, out, 3), "--set", "val_every=2", "--set", "amp=bf16"]) == 0
+    epochs = [int(line.split(",")[0]) for line in (out / "metrics.csv").read_text().splitlines()[1:]]
+    assert epochs == [2, 3]
+    assert main([*_cmd(phantom, tmp_path / "bad", 1), "--set", "val_every=0"]) == 2
+    assert "val_every" in capsys.readouterr().err
