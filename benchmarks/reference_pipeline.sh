@@ -3,12 +3,14 @@
 # Each step is one sccg-edge command; run from the repository root with the environment of ./run.sh
 # (e.g. `PATH=$(./run.sh env)/bin:$PATH bash benchmarks/reference_pipeline.sh STEP`).
 # Steps: teacher | ship-teacher | student | ship-student | student-xs | ship-student-xs | bench | bench-check |
-#        convert  (times: 2-core CPU)
+#        quant-table | convert  (times: the 2-core Intel Xeon with AMX of 2026-11-25; bf16 autocast needs
+#        AVX512-BF16 or AMX, drop `--set amp=bf16` elsewhere and expect 2-3x longer training)
 set -euo pipefail
 step="${1:?usage: benchmarks/reference_pipeline.sh teacher|ship-teacher|student|ship-student|bench|convert}"
 case "$step" in
-  teacher)       # ~100 min: the cpu recipe on the training patients of ../shared/data/brain-ct-mr-pairs
-    sccg-edge train --recipe cpu --out runs/teacher-cpu --epochs 60 --max-minutes 125 --set threads=2 ;;
+  teacher)       # ~50 min: the cpu recipe (paper generator, ngf 64) on the training patients of
+                 # ../shared/data/brain-ct-mr-pairs, bf16 autocast on the CPU
+    sccg-edge train --recipe cpu --out runs/teacher-cpu --set threads=2 --set amp=bf16 ;;
   ship-teacher)  # best validation epoch -> sccg_edge/weights/teacher (FP16 storage), card measured on val/test
     sccg-edge ship --run runs/teacher-cpu --dest sccg_edge/weights/teacher \
       --notes "$(cat benchmarks/notes/teacher.md)" ;;
@@ -34,6 +36,8 @@ case "$step" in
   bench-check)   # our harness vs OpenVINO's benchmark_app on the same IR, threads and shape
     python benchmarks/openvino_benchmark_app_check.py --size 512 --threads 2 \
       --out benchmarks/results/benchmark_app_check_512.json ;;
+  quant-table)   # every FP16/INT8 form of student-s (PTQ, budgeted, QAT) on the test patient, both directions
+    sccg-edge quant-table --model student-s --threads 2 --out "benchmarks/results/$(date +%Y-%m-%d)_quant" ;;
   convert)       # the real DICOM series through the shipped student: PyTorch FP32 and OpenVINO INT8 (NNCF PTQ)
     for d in mr2ct ct2mr; do
       sccg-edge quantize --model student-s --direction "$d" --int8 --target openvino --out "runs/q/student-s-$d-ov-int8" --json \

@@ -63,7 +63,35 @@ def quantize(
                        | {f"fidelity.{k}": v for k, v in result["fidelity"].items()})
 
 
+def quant_table(
+    model: str = typer.Option(..., help="Shipped model name, model/run folder (both directions)."),
+    out: Path = typer.Option(..., help="Results folder (results.json, report.md, artifacts/); reused to resume."),
+    variants: str = typer.Option("", help="Comma-separated variants (default: ov-fp16, ov-int8, qdq-int8, "
+                                          "ov-int8-budget@0.3, ov-int8-budget@0.05, ov-int8-qat, qdq-int8-qat)."),
+    directions: str = typer.Option("mr2ct,ct2mr", help="mr2ct and/or ct2mr."),
+    size: int = typer.Option(256, help="Static input size of every artifact."),
+    data: str = typer.Option("", help="Paired data folder (default: the real shared pairs, else the phantom)."),
+    qat_steps: int = typer.Option(300, help="QAT optimisation steps per QAT variant and direction."),
+    threads: int = typer.Option(0, help="CPU threads for timing (0: runtime default)."),
+    iters: int = typer.Option(10, help="Timed runs per variant (median reported)."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Every FP16/INT8 form of a model (PTQ, budgeted, QAT) built as `quantize` ships it, scored on the test split."""
+    from sccg_edge.bench.quant_table import DEFAULT_VARIANTS, QuantTableConfig
+    from sccg_edge.bench.quant_table import quant_table as run_table
+    from sccg_edge.cli._common import print_json
+
+    cfg = QuantTableConfig(variants=variants or DEFAULT_VARIANTS, directions=directions, size=size, data=data,
+                           qat_steps=qat_steps, threads=threads, iters=iters)
+    result = run_table(model, out, cfg)
+    if json_out:
+        print_json(result)
+    else:
+        typer.echo((Path(out) / "report.md").read_text(), err=False)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``calibrate`` and ``quantize``."""
+    """Add ``calibrate``, ``quantize`` and ``quant-table``."""
     app.command("calibrate")(calibrate)
     app.command("quantize")(quantize)
+    app.command("quant-table")(quant_table)

@@ -12,6 +12,7 @@ import torch
 from sccg_edge.errors import ConfigError, InputError
 from sccg_edge.train.distill import build_branches, distill, distill_step
 from sccg_edge.train.distill_config import DistillConfig, load_distill_config
+from sccg_edge.train.run import autocast_for
 
 
 def _cfg(data: Path, **extra) -> DistillConfig:
@@ -74,6 +75,9 @@ def test_teacher_frozen_and_output_loss_decreases(phantom_data, tiny_teacher):
     losses = [distill_step([branch], opt, None, mr, ct, cfg)["mr2ct_out"] for _ in range(12)]
     assert losses[-1] < 0.7 * losses[0]
     assert all(torch.equal(v, branch.teacher.state_dict()[k]) for k, v in t_before.items())
+    bf16 = autocast_for("bf16", "cpu")  # mixed precision on the CPU: still learns, weights stay float32
+    losses = [distill_step([branch], opt, None, mr, ct, cfg, bf16)["mr2ct_out"] for _ in range(6)]
+    assert losses[-1] < losses[0] and all(p.dtype == torch.float32 for p in branch.student.parameters())
 
 
 def test_resume_after_max_steps_replays_same_batches(phantom_data, tiny_teacher, tmp_path):
