@@ -12,7 +12,7 @@ ort = pytest.importorskip("onnxruntime")
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning", "ignore::torch.jit.TracerWarning")
-@pytest.mark.parametrize("overrides", [{}, {"upsample": "resize", "padding": "zero"}])
+@pytest.mark.parametrize("overrides", [{}, {"upsample": "resize", "padding": "zero"}, {"shuffle": 2}])
 def test_onnx_export_parity(overrides: dict) -> None:
     torch.manual_seed(0)
     g = build_generator("student-s", ngf=8, n_blocks=2, **overrides).eval()

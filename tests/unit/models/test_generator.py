@@ -23,6 +23,7 @@ def test_presets_shape_and_range(name: str, size: int) -> None:
 @pytest.mark.parametrize("overrides", [
     {"block": "mobile", "upsample": "resize", "padding": "zero", "norm": "batch"},
     {"norm": "none", "n_down": 3, "in_ch": 2, "out_ch": 3},
+    {"shuffle": 2, "in_ch": 2, "out_ch": 3, "block": "mobile"},
 ])
 def test_config_variants(overrides: dict) -> None:
     g = build_generator("paper", ngf=8, n_blocks=2, **overrides).eval()
@@ -84,3 +85,18 @@ def test_config_round_trip_and_unknown_key() -> None:
 def test_instance_norm_is_cyclegan_default() -> None:
     norms = [m for m in build_generator("paper", ngf=8).modules() if isinstance(m, torch.nn.InstanceNorm2d)]
     assert norms and all(not m.affine and not m.track_running_stats for m in norms)
+
+
+def test_space_to_depth_student_has_no_full_resolution_layer() -> None:
+    g = build_generator("student-ps").eval()
+    assert g.config.size_multiple == 8
+    seen = []
+    hooks = [m.register_forward_hook(lambda m, i, o: seen.append(o.shape[-1]))
+             for m in g.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d)]
+    with torch.no_grad():
+        assert g(torch.rand(1, 1, 64, 64) * 2 - 1).shape == (1, 1, 64, 64)
+    for h in hooks:
+        h.remove()
+    assert max(seen) == 32  # every convolution runs at half resolution or below
+    with pytest.raises(ValueError, match="shuffle=2"):
+        g(torch.zeros(1, 1, 60, 60))
