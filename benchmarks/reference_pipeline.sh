@@ -2,29 +2,28 @@
 # How the shipped reference models and the committed CPU benchmark results were made, step by step.
 # Each step is one sccg-edge command; run from the repository root with the environment of ./run.sh
 # (e.g. `PATH=$(./run.sh env)/bin:$PATH bash benchmarks/reference_pipeline.sh STEP`).
-# Steps: teacher | ship-teacher | student | ship-student | student-xs | ship-student-xs | bench | bench-check |
+# Steps: teacher | ship-teacher | student | ship-student | student-ps | ship-student-ps | bench | bench-check |
 #        quant-table | convert  (times: the 2-core Intel Xeon with AMX of 2026-11-25; bf16 autocast needs
 #        AVX512-BF16 or AMX, drop `--set amp=bf16` elsewhere and expect 2-3x longer training)
 set -euo pipefail
-step="${1:?usage: benchmarks/reference_pipeline.sh teacher|ship-teacher|student|ship-student|bench|convert}"
+step="${1:?usage: benchmarks/reference_pipeline.sh STEP (see the list above)}"
 case "$step" in
-  teacher)       # ~50 min: the cpu recipe (paper generator, ngf 64) on the training patients of
+  teacher)       # ~25 min: the cpu recipe (paper generator family, ngf 32) on the training patients of
                  # ../shared/data/brain-ct-mr-pairs, bf16 autocast on the CPU
     sccg-edge train --recipe cpu --out runs/teacher-cpu --set threads=2 --set amp=bf16 ;;
   ship-teacher)  # best validation epoch -> sccg_edge/weights/teacher (FP16 storage), card measured on val/test
     sccg-edge ship --run runs/teacher-cpu --dest sccg_edge/weights/teacher \
       --notes "$(cat benchmarks/notes/teacher.md)" ;;
-  student)       # student-s distilled from the shipped teacher (output + ground truth + encoder features), ~20 min:
-                 # 30 epochs of the recipe, then resumed to 80 epochs (the linear decay restarts over the longer run)
+  student)       # student-s distilled from the shipped teacher (output + ground truth + encoder features), ~15 min
     sccg-edge distill --teacher teacher --student student-s --recipe distill-cpu --out runs/student-s \
-      --max-minutes 18 --set threads=2
-    sccg-edge distill --resume runs/student-s --epochs 80 --max-minutes 13 ;;
-  student-xs)    # student-xs (ngf 8, 4 mobile blocks), same recipe, 40 epochs (~9 min)
-    sccg-edge distill --teacher teacher --student student-xs --recipe distill-cpu --out runs/student-xs \
-      --epochs 40 --max-minutes 9 --set threads=2 ;;
-  ship-student-xs)
-    sccg-edge ship --run runs/student-xs --dest sccg_edge/weights/student-xs --compare teacher \
-      --notes "$(cat benchmarks/notes/student-xs.md)" ;;
+      --set threads=2 --set amp=bf16 ;;
+  student-ps)    # student-ps (space-to-depth, ngf 16, 9 mobile blocks), same recipe, its down0 paired with the
+                 # teacher's encoder output (same resolution), ~15 min
+    sccg-edge distill --teacher teacher --student student-ps --recipe distill-cpu --out runs/student-ps \
+      --set threads=2 --set amp=bf16 --set loss.feature_pairs=down0:enc ;;
+  ship-student-ps)
+    sccg-edge ship --run runs/student-ps --dest sccg_edge/weights/student-ps --compare teacher \
+      --notes "$(cat benchmarks/notes/student-ps.md)" ;;
   ship-student)
     sccg-edge ship --run runs/student-s --dest sccg_edge/weights/student-s --compare teacher \
       --notes "$(cat benchmarks/notes/student-s.md)" ;;

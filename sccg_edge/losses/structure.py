@@ -128,6 +128,15 @@ def structure_loss(src: Tensor, gen: Tensor, features: FeatureFn | None = None, 
     if distance not in ("l1", "cosine"):
         raise ConfigError(f"unknown SC distance '{distance}'; choose one of: l1, cosine")
     fn = features if features is not None else _default_descriptor(src.device)
+    # Always in float32: under bf16 autocast the cosine self-similarities lose most of their precision (measured on
+    # real 128x128 pairs: loss 0.38 instead of 0.68, gradient cosine 0.53 to the float32 one), which made bf16
+    # training diverge.
+    with torch.autocast(device_type=src.device.type, enabled=False):
+        return _sc_distance(fn, src.float(), gen.float(), patch_size, stride, locations, distance)
+
+
+def _sc_distance(fn: FeatureFn, src: Tensor, gen: Tensor, patch_size: int, stride: int | None,
+                 locations: Tensor | None, distance: str) -> Tensor:
     f_src, f_gen = fn(src), fn(gen)
     if f_src.shape[-2:] != f_gen.shape[-2:]:
         raise ValueError(f"source features {tuple(f_src.shape)} and generated {tuple(f_gen.shape)} differ in size")

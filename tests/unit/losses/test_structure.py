@@ -102,3 +102,13 @@ def test_vgg16_from_local_state_dict(tmp_path) -> None:
     x = torch.rand(1, 1, 32, 32) * 2 - 1
     assert fn(x).shape == (1, 256, 8, 8)
     assert structure_loss(x, x, fn, patch_size=3).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_structure_loss_is_float32_under_bf16_autocast() -> None:
+    torch.manual_seed(0)
+    src, gen = torch.rand(2, 1, 32, 32), torch.rand(2, 1, 32, 32)
+    ref = structure_loss(src, gen)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = structure_loss(src, gen.to(torch.bfloat16))
+    assert mixed.dtype == torch.float32
+    assert mixed.item() == pytest.approx(ref.item(), rel=1e-2)
