@@ -63,6 +63,75 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def model_table(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per trained model: GMAC and best FP32 latency at the largest size, the speed-up over the teacher's best FP32
+    there (and on the same runtime), and its FP32 test fidelity per direction beside the teacher's."""
+    ok = [r for r in result["records"] if r.get("status") == "ok" and r["trained"] and not r["baseline_only"]]
+    if not ok:
+        return []
+    size = max(r["size"] for r in ok)
+    fp32 = [r for r in ok if r["precision"] == "fp32"]
+
+    def best(model: str, backend: str | None = None) -> dict[str, Any] | None:
+        rows = [r for r in fp32 if r["model"] == model and r["size"] == size and backend in (None, r["backend"])]
+        return min(rows, key=lambda r: r["lat_median_ms"]) if rows else None
+
+    def quality(model: str) -> dict[str, Any]:
+        rows = [r for r in fp32 if r["model"] == model and "sct_psnr" in r and r["backend"] == "torch"] or \
+            [r for r in fp32 if r["model"] == model and "sct_psnr" in r]
+        return {f"{d}_{k}": rows[0][f"{d}_{k}"] for d in ("sct", "smr") for k in ("psnr", "ssim", "mae")
+                if f"{d}_{k}" in rows[0]} if rows else {}
+
+    def flat(q: dict[str, Any]) -> dict[str, Any]:
+        return {f"{d}_{k}": q.get(f"{d}_{k}") for d in ("sct", "smr") for k in ("psnr", "ssim", "mae")}
+
+    teacher = result["teacher"]
+    t_best, t_q = best(teacher), flat(quality(teacher))
+    out = []
+    for model in sorted({r["model"] for r in fp32}, key=lambda m: (m != teacher, m)):
+        b = best(model)
+        if b is None:
+            continue
+        same = best(teacher, b["backend"])
+        row = {"model": model, "size": size, "gmacs": b["gmacs"], "best_fp32": f"{b['backend']}",
+               "best_fp32_ms": b["lat_median_ms"],
+               "speedup_best_vs_best": t_best["lat_median_ms"] / b["lat_median_ms"] if t_best else None,
+               "speedup_same_runtime": same["lat_median_ms"] / b["lat_median_ms"] if same else None,
+               **flat(quality(model))}
+        for key in ("sct_psnr", "sct_ssim", "smr_psnr", "smr_ssim"):
+            if row[key] is not None and t_q[key] is not None:
+                row[f"d_{key}"] = row[key] - t_q[key]
+        out.append(row)
+    return out
+
+
+def _model_table_lines(result: dict[str, Any]) -> list[str]:
+    rows = model_table(result)
+    if not rows:
+        return []
+    size = rows[0]["size"]
+    lines = [f"## Models at {size}x{size}: FP32 latency beside test fidelity", "",
+             (f"Best FP32 runtime per model at {size}x{size}; speed-up over the teacher's best FP32 (and over the "
+              "teacher on the same runtime); fidelity of the FP32 model on the test split (0..255), with the "
+              "difference to the teacher (model minus teacher)."), "",
+             "| model | GMAC | best FP32 | ms | speed-up | same runtime | sCT PSNR (d) | sCT SSIM (d) | sCT MAE "
+             "| sMR PSNR (d) | sMR SSIM (d) | sMR MAE |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+
+    def val(r: dict[str, Any], key: str, digits: int) -> str:
+        v, d = r.get(key), r.get(f"d_{key}")
+        if v is None:
+            return "-"
+        return f"{v:.{digits}f}" + (f" ({d:+.{digits}f})" if d is not None and r["model"] != result["teacher"] else "")
+
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['gmacs']:.2f} | {r['best_fp32']} | {r['best_fp32_ms']:.1f} | "
+                     f"{r['speedup_best_vs_best']:.1f}x | {r['speedup_same_runtime']:.1f}x | "
+                     f"{val(r, 'sct_psnr', 2)} | {val(r, 'sct_ssim', 4)} | {_fmt(r['sct_mae'])} | "
+                     f"{val(r, 'smr_psnr', 2)} | {val(r, 'smr_ssim', 4)} | {_fmt(r['smr_mae'])} |")
+    return lines + [""]
+
+
 def records_csv(records: list[dict[str, Any]]) -> str:
     keys: list[str] = []
     for r in records:
@@ -96,7 +165,8 @@ def report_markdown(result: dict[str, Any]) -> str:
             line += (f"; PSNR loss vs FP32 teacher {s['psnr_loss_vs_teacher']:+.2f} dB, SSIM loss "
                      f"{s['ssim_loss_vs_teacher']:+.4f}")
         lines.append(line)
-    lines += ["", "| " + " | ".join(h for _, h in TABLE_COLUMNS) + " |", "|" + "---|" * len(TABLE_COLUMNS)]
+    lines += ["", *_model_table_lines(result)]
+    lines += ["| " + " | ".join(h for _, h in TABLE_COLUMNS) + " |", "|" + "---|" * len(TABLE_COLUMNS)]
     for r in result["records"]:
         lines.append("| " + " | ".join(_fmt(r.get(k)).replace("|", "/") for k, _ in TABLE_COLUMNS) + " |")
     lines += ["", ("PSNR/SSIM: mean of both directions vs ground truth on the 0..255 scale; agree PSNR: vs the FP32 "

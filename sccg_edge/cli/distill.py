@@ -11,7 +11,8 @@ import typer
 def distill(
     teacher: Optional[str] = typer.Option(None, help="Teacher: shipped name (teacher), model folder or teacher run "
                                           "folder (its d_ct/d_mr initialise the adversarial term)."),
-    student: Optional[str] = typer.Option(None, help="Student preset: student-s, student-s-plain, student-xs."),
+    student: Optional[str] = typer.Option(None, help="Student preset: student-s, student-ps, student-s-plain, "
+                                                    "student-xs."),
     data: Optional[Path] = typer.Option(None, help="Paired slices (PNG pair folder or phantom folder). Default: "
                                         "../shared/data pairs if present, else the embedded phantom."),
     out: Optional[Path] = typer.Option(None, help="New run folder (refused if it exists and is not empty)."),

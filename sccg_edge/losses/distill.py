@@ -96,9 +96,9 @@ def feature_distill_loss(adapted: list[tuple[Tensor, Tensor]], distance: str = "
     if not adapted:
         raise ValueError("feature distillation needs at least one layer pair")
     fn = F.mse_loss if distance == "mse" else F.l1_loss
-    return sum(fn(s, t) for s, t in adapted) / len(adapted)
+    return sum(fn(s.float(), t.float()) for s, t in adapted) / len(adapted)  # float32 under bf16 autocast too
 
 
 def output_distill_loss(student_out: Tensor, teacher_out: Tensor) -> Tensor:
     """L1 between the student's and the (detached) teacher's translations."""
-    return (student_out - teacher_out.detach()).abs().mean()
+    return (student_out.float() - teacher_out.detach().float()).abs().mean()

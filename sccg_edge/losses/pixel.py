@@ -8,8 +8,8 @@ from torch import Tensor
 
 
 def l1(fake: Tensor, real: Tensor) -> Tensor:
-    """Mean absolute error ``mean(|fake - real|)``."""
-    return (fake - real).abs().mean()
+    """Mean absolute error ``mean(|fake - real|)``, in float32 (also under bf16 autocast)."""
+    return (fake.float() - real.float()).abs().mean()
 
 
 def discriminator_weights(d_map: Tensor, size: tuple[int, int], eps: float = 1e-6) -> Tensor:

@@ -18,7 +18,7 @@ DIRECTION_CHOICES = ("both", "mr2ct", "ct2mr")
 
 @dataclass(frozen=True)
 class StudentConfig:
-    """The student generator: a preset (student-s, student-s-plain, student-xs, ...) and optional overrides."""
+    """The student generator: a preset (student-s, student-ps, student-xs, ...) and optional overrides."""
 
     preset: str = "student-s"
     ngf: int = 0  # 0: the preset's width

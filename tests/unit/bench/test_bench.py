@@ -141,3 +141,23 @@ def test_bench_cuda_without_cuda(tmp_path: Path, capsys: pytest.CaptureFixture) 
     err = capsys.readouterr().err
     assert rc == 2 and "no CUDA device" in err and err.startswith("error:")
     assert not (tmp_path / "o").exists()
+
+
+def test_model_table_speedups_and_fidelity_deltas() -> None:
+    from sccg_edge.bench.report import model_table, report_markdown
+
+    def rec(model, backend, ms, size=512, **fid):
+        return {"model": model, "backend": backend, "precision": "fp32", "size": size, "status": "ok",
+                "trained": True, "baseline_only": False, "gmacs": 1.0, "lat_median_ms": ms, **fid}
+
+    fid_t = {"sct_psnr": 20.0, "sct_ssim": 0.70, "sct_mae": 10.0, "smr_psnr": 18.0, "smr_ssim": 0.6, "smr_mae": 12.0}
+    fid_s = {"sct_psnr": 19.5, "sct_ssim": 0.69, "sct_mae": 11.0, "smr_psnr": 18.2, "smr_ssim": 0.61, "smr_mae": 12.5}
+    records = [rec("teacher", "torch", 800.0), rec("teacher", "openvino", 500.0), rec("s", "openvino", 20.0),
+               rec("s", "torch", 100.0), rec("teacher", "torch", 200.0, size=256, **fid_t),
+               rec("s", "torch", 10.0, size=256, **fid_s)]
+    result = {"records": records, "teacher": "teacher"}
+    rows = {r["model"]: r for r in model_table(result)}
+    assert rows["s"]["best_fp32"] == "openvino" and rows["s"]["speedup_best_vs_best"] == pytest.approx(25.0)
+    assert rows["s"]["speedup_same_runtime"] == pytest.approx(25.0)
+    assert rows["s"]["d_sct_psnr"] == pytest.approx(-0.5) and rows["s"]["d_smr_ssim"] == pytest.approx(0.01)
+    assert rows["teacher"]["speedup_best_vs_best"] == pytest.approx(1.0)
