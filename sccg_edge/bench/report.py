@@ -114,8 +114,8 @@ def _model_table_lines(result: dict[str, Any]) -> list[str]:
              (f"Best FP32 runtime per model at {size}x{size}; speed-up over the teacher's best FP32 (and over the "
               "teacher on the same runtime); fidelity of the FP32 model on the test split (0..255), with the "
               "difference to the teacher (model minus teacher)."), "",
-             "| model | GMAC | best FP32 | ms | speed-up | same runtime | sCT PSNR (d) | sCT SSIM (d) | sCT MAE "
-             "| sMR PSNR (d) | sMR SSIM (d) | sMR MAE |",
+             ("| model | GMAC | best FP32 | ms | speed-up | same runtime | sCT PSNR (d) | sCT SSIM (d) | sCT MAE "
+              "| sMR PSNR (d) | sMR SSIM (d) | sMR MAE |"),
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def val(r: dict[str, Any], key: str, digits: int) -> str:

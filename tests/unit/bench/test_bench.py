@@ -144,7 +144,7 @@ def test_bench_cuda_without_cuda(tmp_path: Path, capsys: pytest.CaptureFixture) 
 
 
 def test_model_table_speedups_and_fidelity_deltas() -> None:
-    from sccg_edge.bench.report import model_table, report_markdown
+    from sccg_edge.bench.report import model_table
 
     def rec(model, backend, ms, size=512, **fid):
         return {"model": model, "backend": backend, "precision": "fp32", "size": size, "status": "ok",
