@@ -2,21 +2,34 @@
 # How the shipped reference models and the committed CPU benchmark results were made, step by step.
 # Each step is one sccg-edge command; run from the repository root with the environment of ./run.sh
 # (e.g. `PATH=$(./run.sh env)/bin:$PATH bash benchmarks/reference_pipeline.sh STEP`).
-# Steps: teacher | ship-teacher | student | ship-student | student-ps | ship-student-ps | bench | bench-check |
-#        quant-table | convert  (times: the 2-core Intel Xeon with AMX of 2026-11-25; bf16 autocast needs
+# Steps: teacher | teacher-bf16 | ship-teacher | student | ship-student | student-xs | ship-student-xs |
+#        student-ps | ship-student-ps | bench | bench-check | quant-table | convert  (times: the 2-core Intel Xeon with AMX of 2026-11-25; bf16 autocast needs
 #        AVX512-BF16 or AMX, drop `--set amp=bf16` elsewhere and expect 2-3x longer training)
 set -euo pipefail
 step="${1:?usage: benchmarks/reference_pipeline.sh STEP (see the list above)}"
 case "$step" in
-  teacher)       # ~25 min: the cpu recipe (paper generator family, ngf 32) on the training patients of
-                 # ../shared/data/brain-ct-mr-pairs, bf16 autocast on the CPU
-    sccg-edge train --recipe cpu --out runs/teacher-cpu --set threads=2 --set amp=bf16 ;;
+  teacher)       # ~100 min (fp32): the shipped teacher, the `cpu` recipe as it was on 2026-11-24, on the training
+                 # patients of ../shared/data/brain-ct-mr-pairs (the overrides undo later recipe defaults)
+    sccg-edge train --recipe cpu --out runs/teacher-cpu --epochs 60 --max-minutes 125 --set threads=2 \
+      --set data.affine=0 --set loss.pix_floor=0 --set val_every=1 ;;
+  teacher-bf16)  # ~25 min: today's `cpu` recipe (joint affine augmentation, pix_floor 0.5, validation every 3
+                 # epochs) with bf16 autocast (CPUs with AMX / AVX512-BF16); not shipped, see the closing notes
+    sccg-edge train --recipe cpu --out runs/teacher-bf16 --set threads=2 --set amp=bf16 ;;
   ship-teacher)  # best validation epoch -> sccg_edge/weights/teacher (FP16 storage), card measured on val/test
     sccg-edge ship --run runs/teacher-cpu --dest sccg_edge/weights/teacher \
       --notes "$(cat benchmarks/notes/teacher.md)" ;;
-  student)       # student-s distilled from the shipped teacher (output + ground truth + encoder features), ~15 min
+  student)       # the shipped student-s, distilled from the shipped teacher (output + ground truth + encoder
+                 # features), ~20 min fp32: 30 epochs of the recipe as it was on 2026-11-24 (no affine), then
+                 # resumed to 80 epochs (the linear decay restarts over the longer run)
     sccg-edge distill --teacher teacher --student student-s --recipe distill-cpu --out runs/student-s \
-      --set threads=2 --set amp=bf16 ;;
+      --epochs 30 --max-minutes 18 --set threads=2 --set data.affine=0
+    sccg-edge distill --resume runs/student-s --epochs 80 --max-minutes 13 ;;
+  student-xs)    # the shipped student-xs (ngf 8, 4 mobile blocks), same recipe, 40 epochs (~9 min)
+    sccg-edge distill --teacher teacher --student student-xs --recipe distill-cpu --out runs/student-xs \
+      --epochs 40 --max-minutes 9 --set threads=2 --set data.affine=0 ;;
+  ship-student-xs)
+    sccg-edge ship --run runs/student-xs --dest sccg_edge/weights/student-xs --compare teacher \
+      --notes "$(cat benchmarks/notes/student-xs.md)" ;;
   student-ps)    # student-ps (space-to-depth, ngf 16, 9 mobile blocks), same recipe, its down0 paired with the
                  # teacher's encoder output (same resolution), ~15 min
     sccg-edge distill --teacher teacher --student student-ps --recipe distill-cpu --out runs/student-ps \
@@ -36,7 +49,8 @@ case "$step" in
     python benchmarks/openvino_benchmark_app_check.py --size 512 --threads 2 \
       --out benchmarks/results/benchmark_app_check_512.json ;;
   quant-table)   # every FP16/INT8 form of student-s (PTQ, budgeted, QAT) on the test patient, both directions
-    sccg-edge quant-table --model student-s --threads 2 --out "benchmarks/results/$(date +%Y-%m-%d)_quant" ;;
+    sccg-edge quant-table --model student-s --threads 2 --qat-steps 200 \
+      --out "benchmarks/results/$(date +%Y-%m-%d)_quant" --json > /dev/null ;;
   convert)       # the real DICOM series through the shipped student: PyTorch FP32 and OpenVINO INT8 (NNCF PTQ)
     for d in mr2ct ct2mr; do
       sccg-edge quantize --model student-s --direction "$d" --int8 --target openvino --out "runs/q/student-s-$d-ov-int8" --json \
