@@ -30,10 +30,11 @@ case "$step" in
   ship-student-xs)
     sccg-edge ship --run runs/student-xs --dest sccg_edge/weights/student-xs --compare teacher \
       --notes "$(cat benchmarks/notes/student-xs.md)" ;;
-  student-ps)    # student-ps (space-to-depth, ngf 16, 9 mobile blocks), same recipe, its down0 paired with the
-                 # teacher's encoder output (same resolution), ~15 min
+  student-ps)    # student-ps (space-to-depth, ngf 16, 9 mobile blocks) from the shipped teacher: today's distill-cpu
+                 # recipe (affine pairs), 150 epochs, its down0 paired with the teacher's encoder output (same
+                 # resolution), bf16 autocast, ~12 min
     sccg-edge distill --teacher teacher --student student-ps --recipe distill-cpu --out runs/student-ps \
-      --set threads=2 --set amp=bf16 --set loss.feature_pairs=down0:enc ;;
+      --epochs 150 --set threads=2 --set amp=bf16 --set loss.feature_pairs=down0:enc ;;
   ship-student-ps)
     sccg-edge ship --run runs/student-ps --dest sccg_edge/weights/student-ps --compare teacher \
       --notes "$(cat benchmarks/notes/student-ps.md)" ;;
