@@ -192,6 +192,9 @@ def _read_header(path: Path, strict: bool) -> Dataset | None:
             ds, ended_early = _dcmread_header(path, force=True)
             if "SOPClassUID" not in ds:
                 ds = None
+        if ds is not None:
+            for _ in ds.iterall():  # decode every element now: pydicom converts lazily and a corrupt value
+                pass  # (unknown VR, a non-numeric DS) would otherwise raise later, far from this file's name
     except Exception as exc:  # pydicom raises many types on corrupt headers
         raise InputError(f"cannot be read as DICOM ({type(exc).__name__}: {exc}); the file is truncated or "
                          "corrupt: copy it again from the source", path) from exc
@@ -311,7 +314,12 @@ def _sort_frames(frames: list[_Frame], normal: np.ndarray) -> tuple[list[_Frame]
 def _slice_spacing(frames: list[_Frame], offsets: np.ndarray | None, where: Path) -> float:
     if offsets is None or len(frames) < 2:
         tags = frames[0].tags
-        return float(tags.get("SpacingBetweenSlices") or tags.get("SliceThickness") or 1.0)
+        raw = tags.get("SpacingBetweenSlices") or tags.get("SliceThickness") or 1.0
+        try:
+            return float(raw)
+        except (TypeError, ValueError):
+            raise InputError(f"SpacingBetweenSlices/SliceThickness is not a number ({str(raw)[:40]!r}); the header "
+                             "is corrupt: copy the file again from the source", frames[0].path) from None
     gaps = np.diff(offsets)
     med = float(np.median(gaps))
     for k, gap in enumerate(gaps):

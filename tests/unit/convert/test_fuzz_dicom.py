@@ -56,3 +56,18 @@ def test_mutated_dicom_gives_series_or_input_error(mutations: list[tuple[str, in
 
 def test_mutate_helper() -> None:
     assert mutate(b"abcd", [("flip", 1, 0xFF), ("cut", 3, 0), ("insert", 0, 65)]) == b"Aa\x9dc"
+
+
+@pytest.mark.skipif(not _DATA, reason="pydicom test file MR_small.dcm not available (install pydicom-data)")
+@pytest.mark.parametrize("mutations", [
+    # found by the fuzz test: a flipped VR byte (pydicom raises NotImplementedError only when the element is used)
+    [("flip", 5137, 11), ("flip", 8227, 167), ("cut", 7848, 0), ("flip", 1303, 197), ("flip", 3456, 77),
+     ("cut", 8178, 0)],
+    # found by the fuzz test: a SliceThickness that is no longer a number
+    [("cut", 7807, 0), ("flip", 847, 138), ("cut", 4296, 0), ("flip", 8451, 25), ("flip", 5465, 92)],
+])
+def test_lazily_decoded_corruption_is_an_input_error(mutations: list[tuple[str, int, int]], tmp_path: Path) -> None:
+    path = tmp_path / "fuzz.dcm"
+    path.write_bytes(mutate(_DATA, mutations))
+    with pytest.raises(InputError, match="fuzz.dcm"):
+        read_series(path)
