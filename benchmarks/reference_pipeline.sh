@@ -52,7 +52,8 @@ case "$step" in
   quant-table)   # every FP16/INT8 form of student-s (PTQ, budgeted, QAT) on the test patient, both directions
     sccg-edge quant-table --model student-s --threads 2 --qat-steps 200 \
       --out "benchmarks/results/$(date +%Y-%m-%d)_quant" --json > /dev/null ;;
-  convert)       # the real DICOM series through the shipped student: PyTorch FP32 and OpenVINO INT8 (NNCF PTQ)
+  convert)       # the real DICOM series through the shipped students: student-s in PyTorch FP32 and OpenVINO INT8
+                 # (NNCF PTQ), student-ps in PyTorch FP32
     for d in mr2ct ct2mr; do
       sccg-edge quantize --model student-s --direction "$d" --int8 --target openvino --out "runs/q/student-s-$d-ov-int8" --json \
         > /dev/null
@@ -65,6 +66,10 @@ case "$step" in
       --out runs/convert/head-smr-fp32 --json > /dev/null
     sccg-edge convert --model runs/q/student-s-ct2mr-ov-int8/model.xml --direction ct2mr \
       --input ../shared/data/head-ct-dicom --out runs/convert/head-smr-ov-int8 --json > /dev/null
+    sccg-edge convert --model student-ps --direction mr2ct --input ../shared/data/porcine-head-t2-dicom \
+      --out runs/convert/porcine-sct-ps-fp32 --json > /dev/null
+    sccg-edge convert --model student-ps --direction ct2mr --input ../shared/data/head-ct-dicom \
+      --out runs/convert/head-smr-ps-fp32 --json > /dev/null
     python benchmarks/check_converted.py runs/convert ;;
   *) echo "unknown step $step" >&2; exit 2 ;;
 esac
