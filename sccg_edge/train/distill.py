@@ -14,14 +14,13 @@ Run folder (same conventions as the teacher's, see :mod:`sccg_edge.train.run`)::
     RUN/config.yaml, log.jsonl, metrics.csv (student beside teacher per epoch), checkpoints/{last,best}/
     RUN/student/g_mr2ct.safetensors, g_ct2mr.safetensors   self-describing (load_generator(RUN/student, ...))
     RUN/student/student_card.json, student_card.md          preset, MACs/params, val metrics vs the teacher
+                                                             (written by :mod:`sccg_edge.train.distill_export`)
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,10 +32,11 @@ from sccg_edge.config import to_dict
 from sccg_edge.errors import ConfigError, InputError
 from sccg_edge.losses import l1, lsgan_d_loss, lsgan_g_loss, structure_loss
 from sccg_edge.losses.distill import FeatureAdapters, feature_distill_loss, output_distill_loss, parse_feature_pairs
-from sccg_edge.models import PatchDiscriminator, build_generator, count_macs
+from sccg_edge.models import PatchDiscriminator, build_generator
 from sccg_edge.models.generator import Generator
 from sccg_edge.train.checkpoint import load_checkpoint, load_module, save_checkpoint
 from sccg_edge.train.distill_config import DistillConfig
+from sccg_edge.train.distill_export import export_students
 from sccg_edge.train.run import (
     _append,
     _dist_setup,
@@ -58,7 +58,7 @@ from sccg_edge.train.teacher import (
     now,
     translate,
 )
-from sccg_edge.utils.fs import atomic_dir, atomic_write_text
+from sccg_edge.utils.fs import atomic_write_text
 
 TARGET = {"mr2ct": "ct", "ct2mr": "mr"}
 PREFIX = {"mr2ct": "sct", "ct2mr": "smr"}
@@ -394,62 +394,3 @@ def _end_epoch(ctx: _LoopContext, val: SliceSet, epoch: int, bar: _DistillProgre
     if metrics["score"] > state["best_score"]:
         state.update(best_score=metrics["score"], best_epoch=epoch + 1, best_metrics=metrics)
         ctx.checkpoint(ctx.out / "checkpoints" / "best")
-
-
-def export_students(branches: list[Branch], cfg: DistillConfig, out: Path, teacher_info: dict[str, Any],
-                    state: dict[str, Any]) -> dict[str, Any]:
-    """Write RUN/student/g_<direction>.safetensors (best checkpoint, else current weights) and the model card."""
-    from sccg_edge.models.loading import save_generator
-
-    best = out / "checkpoints" / "best" / "weights"
-    from_best = all((best / f"s_{b.direction}.safetensors").is_file() for b in branches)
-    extra = {"teacher": teacher_info["spec"], "preset": cfg.student.preset, "distill_recipe": cfg.recipe,
-             "epoch": state.get("best_epoch", state["epoch"]) if from_best else state["epoch"]}
-    folder = out / "student"
-    with atomic_dir(folder, replace=True) as tmp:
-        for b in branches:
-            student = copy.deepcopy(b.student).cpu().eval()
-            if from_best:
-                load_module(student, best / f"s_{b.direction}.safetensors")
-            save_generator(student, tmp / f"g_{b.direction}.safetensors", b.direction, cfg.data.size,
-                           cfg.data.ct_window, extra=extra)
-        card = student_card(branches, cfg, teacher_info, state, from_best)
-        atomic_write_text(tmp / "student_card.json", json.dumps(card, indent=2))
-        atomic_write_text(tmp / "student_card.md", card_markdown(card))
-    return {"student": str(folder), "card": str(folder / "student_card.md")}
-
-
-def student_card(branches: list[Branch], cfg: DistillConfig, teacher_info: dict[str, Any], state: dict[str, Any],
-                 from_best: bool) -> dict[str, Any]:
-    """Model card data: architecture, cost at 256 and 512, and validation metrics beside the teacher's."""
-    student, teacher = branches[0].student, branches[0].teacher
-    cost: dict[str, Any] = {}
-    for side in (256, 512):
-        s = count_macs(copy.deepcopy(student).cpu(), (1, 1, side, side))
-        cost[f"student_macs_{side}"], cost["student_params"] = s.macs, s.params
-    t = count_macs(copy.deepcopy(teacher).cpu(), (1, 1, 256, 256))  # conv MACs scale exactly with the pixel count
-    cost.update(teacher_macs_256=t.macs, teacher_macs_512=4 * t.macs, teacher_params=t.params)
-    metrics = state.get("best_metrics" if from_best else "last_metrics") or {}
-    return {"preset": cfg.student.preset, "generator_config": student.config.to_dict(),
-            "directions": [b.direction for b in branches], "size": cfg.data.size, "ct_window": cfg.data.ct_window,
-            "teacher": teacher_info, "weights_from": "best" if from_best else "last",
-            "epoch": state.get("best_epoch") if from_best else state["epoch"], "steps": state["global_step"],
-            "cost": cost, "val_student": metrics, "val_teacher": state.get("teacher_metrics", {}),
-            "loss": to_dict(cfg.loss)}
-
-
-def card_markdown(card: dict[str, Any]) -> str:
-    """The model card as Markdown."""
-    c = card["cost"]
-    lines = [f"# Student model card: {card['preset']}", "",
-             (f"Distilled from teacher `{card['teacher']['spec']}`, directions {', '.join(card['directions'])}, "
-              f"slice size {card['size']}, CT window {card['ct_window']}; weights from the {card['weights_from']} "
-              f"checkpoint (epoch {card['epoch']}, {card['steps']} steps)."), "",
-             "| | student | teacher |", "|---|---|---|",
-             f"| params | {c['student_params']:,} | {c['teacher_params']:,} |",
-             f"| GMAC @256 | {c['student_macs_256'] / 1e9:.2f} | {c['teacher_macs_256'] / 1e9:.2f} |",
-             f"| GMAC @512 | {c['student_macs_512'] / 1e9:.2f} | {c['teacher_macs_512'] / 1e9:.2f} |"]
-    for key in sorted(k for k in card["val_teacher"] if k != "score"):
-        if key in card["val_student"]:
-            lines.append(f"| val {key} | {card['val_student'][key]:.4g} | {card['val_teacher'][key]:.4g} |")
-    return "\n".join(lines) + "\n"
