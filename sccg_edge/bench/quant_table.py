@@ -99,7 +99,7 @@ def quant_table(spec: str, out: Path, cfg: QuantTableConfig, progress: bool = Tr
     refs: dict[str, Any] = {}
     for direction, variant in track(jobs, "quantization table", total=len(jobs), enabled=progress):
         if direction not in refs:
-            refs[direction] = _reference(spec, direction, cfg, root)
+            refs[direction] = _reference(spec, direction)
         ref = refs[direction]
         pairs = split_pairs(root, "test", direction, cfg.size, 0, ref["ct_window"])
         rows.append(_row(spec, direction, variant, cfg, out, ref, pairs))
@@ -110,8 +110,8 @@ def quant_table(spec: str, out: Path, cfg: QuantTableConfig, progress: bool = Tr
     return {**result, "out": str(out)}
 
 
-def _reference(spec: str, direction: str, cfg: QuantTableConfig, root: Path) -> dict[str, Any]:
-    """The FP32 source in PyTorch: a callable, its ct_window and its ONNX/OpenVINO FP32 latency artifact."""
+def _reference(spec: str, direction: str) -> dict[str, Any]:
+    """The FP32 source in PyTorch: a callable over (B, 1, S, S) arrays, its CT window and the loaded generator."""
     import torch
 
     from sccg_edge.models.loading import load_generator
@@ -128,6 +128,7 @@ def _reference(spec: str, direction: str, cfg: QuantTableConfig, root: Path) -> 
 def _row(spec: str, direction: str, variant: str, cfg: QuantTableConfig, out: Path, ref: dict[str, Any],
          pairs: list) -> dict[str, Any]:
     from sccg_edge.backends import load_backend
+    from sccg_edge.bench.harness import time_backend
     from sccg_edge.quantize.card import fidelity
 
     folder = out / "artifacts" / f"{variant}-{direction}"
@@ -139,8 +140,6 @@ def _row(spec: str, direction: str, variant: str, cfg: QuantTableConfig, out: Pa
                            threads=cfg.threads, **_ov_options(card))
     fid = fidelity(backend, ref["run"], pairs)
     x = (np.random.default_rng(0).random((1, 1, cfg.size, cfg.size), dtype=np.float32) * 2 - 1)
-    from sccg_edge.bench.harness import time_backend
-
     latency = time_backend(backend, x, warmup=cfg.warmup, iters=cfg.iters)
     method = card.get("method", {})
     return {"direction": direction, "variant": variant, "artifact": str(artifact.relative_to(out)),
