@@ -2,7 +2,7 @@
 # How the shipped reference models and the committed CPU benchmark results were made, step by step.
 # Each step is one sccg-edge command; run from the repository root with the environment of ./run.sh
 # (e.g. `PATH=$(./run.sh env)/bin:$PATH bash benchmarks/reference_pipeline.sh STEP`).
-# Steps: teacher | teacher-bf16 | ship-teacher | student | ship-student | student-xs | ship-student-xs |
+# Steps: teacher | teacher-bf16 | teacher-ngf64 | ship-teacher | student | ship-student | student-xs | ship-student-xs |
 #        student-ps | ship-student-ps | bench | bench-check | quant-table | convert  (times: the 2-core Intel Xeon with AMX of 2026-11-25; bf16 autocast needs
 #        AVX512-BF16 or AMX, drop `--set amp=bf16` elsewhere and expect 2-3x longer training)
 set -euo pipefail
@@ -15,6 +15,8 @@ case "$step" in
   teacher-bf16)  # ~25 min: today's `cpu` recipe (joint affine augmentation, pix_floor 0.5, validation every 3
                  # epochs) with bf16 autocast (CPUs with AMX / AVX512-BF16); not shipped, see the closing notes
     sccg-edge train --recipe cpu --out runs/teacher-bf16 --set threads=2 --set amp=bf16 ;;
+  teacher-ngf64) # ~57 min: the same at the paper's width (ngf 64, 195 GMAC at 512); not shipped, see the notes
+    sccg-edge train --recipe cpu --out runs/teacher-ngf64-bf16 --set threads=2 --set amp=bf16 --set model.ngf=64 ;;
   ship-teacher)  # best validation epoch -> sccg_edge/weights/teacher (FP16 storage), card measured on val/test
     sccg-edge ship --run runs/teacher-cpu --dest sccg_edge/weights/teacher \
       --notes "$(cat benchmarks/notes/teacher.md)" ;;
