@@ -98,11 +98,11 @@ def quant_table(spec: str, out: Path, cfg: QuantTableConfig, progress: bool = Tr
     rows: list[dict[str, Any]] = []
     refs: dict[str, Any] = {}
     for direction, variant in track(jobs, "quantization table", total=len(jobs), enabled=progress):
-        if direction not in refs:
-            refs[direction] = _reference(spec, direction)
+        if direction not in refs:  # the FP32 source and the test pairs, once per direction
+            ref = _reference(spec, direction)
+            refs[direction] = {**ref, "pairs": split_pairs(root, "test", direction, cfg.size, 0, ref["ct_window"])}
         ref = refs[direction]
-        pairs = split_pairs(root, "test", direction, cfg.size, 0, ref["ct_window"])
-        rows.append(_row(spec, direction, variant, cfg, out, ref, pairs))
+        rows.append(_row(spec, direction, variant, cfg, out, ref, ref["pairs"]))
         result = {"model": spec, "data": data_desc, "split": "test", "machine": machine_info(cfg.threads),
                   "config": to_dict(cfg), "rows": rows}
         atomic_write_text(out / "results.json", json.dumps(result, indent=2, default=str) + "\n")
@@ -127,24 +127,24 @@ def _reference(spec: str, direction: str) -> dict[str, Any]:
 
 def _row(spec: str, direction: str, variant: str, cfg: QuantTableConfig, out: Path, ref: dict[str, Any],
          pairs: list) -> dict[str, Any]:
-    from sccg_edge.backends import load_backend
+    from sccg_edge.backends import backend_for_artifact, load_backend
     from sccg_edge.bench.harness import time_backend
-    from sccg_edge.quantize.card import fidelity
+    from sccg_edge.quantize.card import fidelity, size_on_disk
 
     folder = out / "artifacts" / f"{variant}-{direction}"
     if variant == "fp32":
         artifact, card = _fp32_ir(ref["loaded"], folder, cfg.size), {}
     else:
         card, artifact = _build(spec, direction, variant, cfg, folder)
-    backend = load_backend("onnxruntime" if artifact.suffix == ".onnx" else "openvino", artifact,
-                           threads=cfg.threads, **_ov_options(card))
+    runtime = backend_for_artifact(artifact)
+    backend = load_backend(runtime, artifact, threads=cfg.threads, **_ov_options(card))
     fid = fidelity(backend, ref["run"], pairs)
     x = (np.random.default_rng(0).random((1, 1, cfg.size, cfg.size), dtype=np.float32) * 2 - 1)
     latency = time_backend(backend, x, warmup=cfg.warmup, iters=cfg.iters)
     method = card.get("method", {})
     return {"direction": direction, "variant": variant, "artifact": str(artifact.relative_to(out)),
-            "runtime": "onnxruntime" if artifact.suffix == ".onnx" else "openvino",
-            "precision": card.get("precision", "fp32"), "bytes": card.get("bytes", _bytes(artifact)),
+            "runtime": runtime, "precision": card.get("precision", "fp32"),
+            "bytes": card.get("bytes") or size_on_disk(artifact),
             "convs": card.get("precision_per_group", {}).get("convs"), "test": fid,
             "val": card.get("fidelity"), "latency_ms": latency.median_ms, "latency": latency.to_dict(),
             "build_s": card.get("build_s"), "qat": method.get("qat"),
@@ -154,12 +154,6 @@ def _row(spec: str, direction: str, variant: str, cfg: QuantTableConfig, out: Pa
 def _ov_options(card: dict[str, Any]) -> dict[str, Any]:
     hint = card.get("method", {}).get("inference_precision_hint", "f32")
     return {"precision": {"f16": "fp16", "bf16": "bf16"}.get(hint, "fp32")}
-
-
-def _bytes(path: Path) -> int:
-    from sccg_edge.quantize.card import size_on_disk
-
-    return size_on_disk(path)
 
 
 def _fp32_ir(loaded: Any, folder: Path, size: int) -> Path:

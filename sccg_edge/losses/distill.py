@@ -101,4 +101,6 @@ def feature_distill_loss(adapted: list[tuple[Tensor, Tensor]], distance: str = "
 
 def output_distill_loss(student_out: Tensor, teacher_out: Tensor) -> Tensor:
     """L1 between the student's and the (detached) teacher's translations."""
-    return (student_out.float() - teacher_out.detach().float()).abs().mean()
+    from sccg_edge.losses.pixel import l1
+
+    return l1(student_out, teacher_out.detach())

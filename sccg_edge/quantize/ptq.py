@@ -42,9 +42,9 @@ def quantize_onnx_qdq(onnx_path: Path, calib: CalibrationSet, dst: Path, cfg: Qu
                "percentile": CalibrationMethod.Percentile}
     pre = Path(dst).with_name(Path(dst).stem + ".pre.onnx")
     quant_pre_process(str(onnx_path), str(pre), skip_symbolic_shape=True)
-    keep = set(cfg.keep_fp32_groups)
-    excluded = [n.name for n in onnx.load(str(pre)).graph.node
-                if n.op_type in _CONV_ONNX and (layer_group(n.name) in keep or layer_group(n.name).split("/")[0] in keep)]
+    keep = set(cfg.keep_fp32_groups)  # whole groups ("blocks") or members ("blocks/block0")
+    convs = [n.name for n in onnx.load(str(pre)).graph.node if n.op_type in _CONV_ONNX]
+    excluded = [name for name in convs if {layer_group(name), layer_group(name).split("/")[0]} & keep]
     quantize_static(str(pre), str(dst), calib.data_reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
                     calibrate_method=methods[cfg.calibrate_method], nodes_to_exclude=excluded,

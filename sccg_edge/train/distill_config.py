@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sccg_edge.config import DataConfig, OptimConfig, load_recipe
+from sccg_edge.config import CHOICES, DataConfig, OptimConfig, load_recipe
 from sccg_edge.errors import ConfigError
 
 DIRECTION_CHOICES = ("both", "mr2ct", "ct2mr")
@@ -69,8 +69,8 @@ class DistillConfig:
             raise ConfigError(f"'directions' must be one of {', '.join(DIRECTION_CHOICES)}, got {self.directions!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"'device' must be one of auto, cpu, cuda, got {self.device!r}")
-        if self.amp not in ("none", "bf16", "fp16"):
-            raise ConfigError(f"'amp' must be one of none, bf16, fp16, got {self.amp!r}")
+        if self.amp not in CHOICES["amp"]:
+            raise ConfigError(f"'amp' must be one of {', '.join(CHOICES['amp'])}, got {self.amp!r}")
         if self.loss.feat_distance not in ("mse", "l1"):
             raise ConfigError(f"'loss.feat_distance' must be mse or l1, got {self.loss.feat_distance!r}")
 
