@@ -76,6 +76,23 @@ def auto_split(patients: list[str], seed: int = 0) -> SplitSpec:
                      calibration=(train[-1],))
 
 
+def spec_from_lists(train: str, val: str = "", test: str = "") -> SplitSpec | None:
+    """A fixed split from comma-separated patient ids (``DataConfig.*_patients``); None when ``train`` is empty.
+
+    The calibration patient is the last training patient, as in :func:`auto_split`.
+    """
+    def ids(text: str) -> tuple[str, ...]:
+        return tuple(p.strip() for p in text.split(",") if p.strip())
+
+    names = {"train": ids(train), "val": ids(val), "test": ids(test)}
+    if not names["train"]:
+        if names["val"] or names["test"]:
+            raise ConfigError("data.val_patients/test_patients are set but data.train_patients is empty; a fixed "
+                              "split names its training patients too")
+        return None
+    return SplitSpec(**names, calibration=names["train"][-1:])
+
+
 def split_records(records: list[PairRecord], spec: SplitSpec | None = None,
                   seed: int = 0) -> dict[str, list[PairRecord]]:
     """Split pair records by patient into train/val/test/calibration.
@@ -90,14 +107,18 @@ def split_records(records: list[PairRecord], spec: SplitSpec | None = None,
         ``{"train", "val", "test", "calibration"}`` -> records, each in the input order.
 
     Raises:
-        ConfigError: ``spec`` does not name every patient of the records.
+        ConfigError: ``spec`` does not name every patient of the records, or names one they lack.
     """
     patients = sorted({r.patient for r in records})
+    explicit = spec is not None
     if spec is None:
         spec = DEFAULT_SHARED_SPLIT if set(patients) <= DEFAULT_SHARED_SPLIT.patients else auto_split(patients, seed)
     missing = sorted(set(patients) - spec.patients)
     if missing:
         raise ConfigError(f"patients {missing} are in no split; add them to train, val or test")
+    if explicit and spec.patients - set(patients):
+        raise ConfigError(f"patients {sorted(spec.patients - set(patients))} of the split are not in the data; "
+                          f"its patients are {', '.join(patients)}")
     out = {name: [r for r in records if r.patient in getattr(spec, name)] for name in (*SPLITS, "calibration")}
     for i, a in enumerate(SPLITS):
         for b in SPLITS[i + 1:]:

@@ -34,28 +34,17 @@ from sccg_edge.losses import l1, lsgan_d_loss, lsgan_g_loss, structure_loss
 from sccg_edge.losses.distill import FeatureAdapters, feature_distill_loss, output_distill_loss, parse_feature_pairs
 from sccg_edge.models import PatchDiscriminator, build_generator
 from sccg_edge.models.generator import Generator
-from sccg_edge.train.checkpoint import load_checkpoint, load_module, save_checkpoint
+from sccg_edge.train.checkpoint import load_module
 from sccg_edge.train.distill_config import DistillConfig
 from sccg_edge.train.distill_export import export_students
-from sccg_edge.train.run import (
-    _append,
-    _dist_setup,
-    _prepare_run_dir,
-    _progress,
-    _should_stop,
-    _truncate_log,
-    _write_csv_row,
-    autocast_for,
-    to_255,
-)
-from sccg_edge.train.slices import SliceSet, epoch_order, load_splits, make_batch
+from sccg_edge.train.loop import Run, StepProgress, prepare_run_dir, restore_last, run_epochs, schedule, write_csv_row
+from sccg_edge.train.run import _dist_setup, autocast_for, to_255
+from sccg_edge.train.slices import SliceSet, load_splits
 from sccg_edge.train.teacher import (
     _init_weights,
     _set_requires_grad,
     allreduce_grads,
     broadcast_buffers,
-    lr_factor,
-    now,
     translate,
 )
 from sccg_edge.utils.fs import atomic_write_text
@@ -229,31 +218,16 @@ def _optimizers(branches: list[Branch], cfg: DistillConfig) -> dict[str, torch.o
     return optims
 
 
-def _restore(out: Path, modules: dict[str, nn.Module], optims: dict[str, torch.optim.Optimizer],
-             rank: int) -> dict[str, Any]:
-    """Load the last checkpoint of a run (if any) and drop log records written after it; returns its state."""
-    last = out / "checkpoints" / "last"
-    if not last.exists() and last.with_name("last.old").exists():
-        last = last.with_name("last.old")  # a crash during the folder swap: the previous one is complete
-    state: dict[str, Any] = {}
-    if last.exists():
-        state = load_checkpoint(last, modules, optims)
-        state.pop("optimizers", None)
-    if rank == 0:
-        _truncate_log(out / "log.jsonl", int(state.get("global_step", 0)))
-    return state
+class _DistillProgress(StepProgress):
+    label = "distill"
 
+    def info(self, logs: dict[str, float]) -> str:
+        return f"student loss {logs['s_total']:.3f}"
 
-class _DistillProgress(_progress):
-    def advance(self, logs: dict[str, float]) -> None:
-        if self.enabled:
-            self.progress.update(self.task, advance=1, info=f"student loss {logs['s_total']:.3f}")
-
-    def epoch_done(self, row: dict[str, Any]) -> None:
-        if self.enabled:
-            parts = [f"{p} SSIM {row[f'{p}_ssim']:.3f} (teacher {row[f'teacher_{p}_ssim']:.3f})"
-                     for p in ("sct", "smr") if f"{p}_ssim" in row]
-            self.progress.console.print(f"epoch {row['epoch']}: " + " | ".join(parts))
+    def epoch_line(self, row: dict[str, Any]) -> str:
+        parts = [f"{p} SSIM {row[f'{p}_ssim']:.3f} (teacher {row[f'teacher_{p}_ssim']:.3f})"
+                 for p in ("sct", "smr") if f"{p}_ssim" in row]
+        return f"epoch {row['epoch']}: " + " | ".join(parts)
 
 
 def distill(cfg: DistillConfig, teacher_spec: str | Path | None, out: Path, resume: bool = False,
@@ -281,7 +255,7 @@ def distill(cfg: DistillConfig, teacher_spec: str | Path | None, out: Path, resu
     _check_sizes(cfg, branches)
     config_yaml = yaml.safe_dump(to_dict(cfg), sort_keys=False)
     if rank == 0:
-        _prepare_run_dir(out, resume)
+        prepare_run_dir(out, resume)
         atomic_write_text(out / "config.yaml", config_yaml)
     splits = load_splits(cfg.data, seed=cfg.seed)
     train, val = splits["train"], splits.get("val") or splits["train"]
@@ -291,15 +265,24 @@ def distill(cfg: DistillConfig, teacher_spec: str | Path | None, out: Path, resu
     for m in modules.values():
         m.to(device).train()
     optims = _optimizers(branches, cfg)
-    state = _restore(out, modules, optims, rank) if resume else {}
-    state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best_score": -1.0, "wall_s": 0.0, **state}
+    run = Run(cfg, out, modules, optims, config_yaml, rank, world)
+    run.state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best_score": -1.0, "wall_s": 0.0,
+                 **(restore_last(out, modules, optims, rank) if resume else {})}
+    state = run.state
     if rank == 0 and "teacher_metrics" not in state:
         state["teacher_metrics"] = evaluate_generators({b.direction: b.teacher for b in branches}, val, device,
                                                        cfg.val_max_slices)
-    ctx = _LoopContext(cfg, branches, modules, optims, state, out, rank, world, device, config_yaml)
-    stop_reason = _loop(ctx, train, val, progress)
+    autocast = autocast_for(cfg.amp, device)
+    bar = _DistillProgress(progress and rank == 0, schedule(cfg, len(train), rank, world)[1], state["global_step"])
+
+    def step(mr: torch.Tensor, ct: torch.Tensor, lr: float) -> dict[str, float]:
+        return distill_step(branches, optims["opt_s"], optims.get("opt_d"), mr, ct, cfg, autocast)
+
+    with bar:
+        stop_reason = run_epochs(run, train, step, lambda epoch: _end_epoch(run, branches, val, epoch, bar, device),
+                                 bar, device)
     if rank == 0:
-        ctx.checkpoint(out / "checkpoints" / "last")
+        run.checkpoint(out / "checkpoints" / "last")
         export = export_students(branches, cfg, out, teacher_info, state)
     else:
         export = {}
@@ -311,86 +294,17 @@ def distill(cfg: DistillConfig, teacher_spec: str | Path | None, out: Path, resu
     return {"run": str(out), "stopped_by": stop_reason or "epochs", **state, **export}
 
 
-@dataclass
-class _LoopContext:
-    cfg: DistillConfig
-    branches: list[Branch]
-    modules: dict[str, nn.Module]
-    optims: dict[str, torch.optim.Optimizer]
-    state: dict[str, Any]
-    out: Path
-    rank: int
-    world: int
-    device: str
-    config_yaml: str
-    t_start: float = 0.0
-    wall_before: float = 0.0
-
-    def checkpoint(self, folder: Path) -> None:
-        if self.rank == 0:
-            self.state["wall_s"] = self.wall_before + now() - self.t_start
-            save_checkpoint(folder, self.modules, self.optims, dict(self.state), self.config_yaml)
-
-
-def _loop(ctx: _LoopContext, train: SliceSet, val: SliceSet, progress: bool) -> str:
-    """The resumable epoch/step loop (same batch order and checkpoint cadence as the teacher's)."""
-    cfg, state = ctx.cfg, ctx.state
-    ctx.t_start, ctx.wall_before = now(), float(state["wall_s"])
-    batch = cfg.optim.batch_size
-    steps_per_epoch = max(1, len(epoch_order(len(train), 0, cfg.seed, ctx.rank, ctx.world)) // batch)
-    total_steps = steps_per_epoch * cfg.optim.epochs
-    stop_reason = ""
-    autocast = autocast_for(cfg.amp, ctx.device)
-    with _DistillProgress(progress and ctx.rank == 0, total_steps, state["global_step"]) as bar:
-        while state["epoch"] < cfg.optim.epochs:
-            epoch = state["epoch"]
-            order = epoch_order(len(train), epoch, cfg.seed, ctx.rank, ctx.world)
-            while state["step_in_epoch"] < steps_per_epoch:
-                k = state["step_in_epoch"]
-                idx = order[k * batch:(k + 1) * batch]
-                mr, ct = make_batch(train, idx, epoch, cfg.seed, cfg.data,
-                                    unpaired_shift=0 if cfg.loss.paired else 1 + epoch)
-                lr = cfg.optim.lr * lr_factor(state["global_step"], total_steps, cfg)
-                for opt in ctx.optims.values():
-                    for group in opt.param_groups:
-                        group["lr"] = lr
-                logs = distill_step(ctx.branches, ctx.optims["opt_s"], ctx.optims.get("opt_d"),
-                                    mr.to(ctx.device), ct.to(ctx.device), cfg, autocast)
-                state["step_in_epoch"] += 1
-                state["global_step"] += 1
-                if ctx.rank == 0:
-                    _append(ctx.out / "log.jsonl", {"type": "step", "step": state["global_step"], "epoch": epoch,
-                                                    "batch": idx, "lr": lr, **logs})
-                bar.advance(logs)
-                if cfg.save_every_steps and state["global_step"] % cfg.save_every_steps == 0:
-                    ctx.checkpoint(ctx.out / "checkpoints" / "last")
-                stop_reason = _should_stop(cfg, state, ctx.t_start)
-                if stop_reason:
-                    break
-            if stop_reason and state["step_in_epoch"] < steps_per_epoch:
-                break
-            state["epoch"] += 1
-            state["step_in_epoch"] = 0
-            if ctx.rank == 0:
-                _end_epoch(ctx, val, epoch, bar)
-            ctx.checkpoint(ctx.out / "checkpoints" / "last")
-            if stop_reason:
-                break
-    return stop_reason
-
-
-def _end_epoch(ctx: _LoopContext, val: SliceSet, epoch: int, bar: _DistillProgress) -> None:
+def _end_epoch(run: Run, branches: list[Branch], val: SliceSet, epoch: int, bar: _DistillProgress,
+               device: str) -> None:
     """Validate the students, log them beside the teacher, keep the best checkpoint."""
-    state = ctx.state
-    metrics = evaluate_generators({b.direction: b.student for b in ctx.branches}, val, ctx.device,
-                                  ctx.cfg.val_max_slices)
+    state = run.state
+    metrics = evaluate_generators({b.direction: b.student for b in branches}, val, device, run.cfg.val_max_slices)
     teacher = {f"teacher_{k}": v for k, v in state["teacher_metrics"].items()}
-    row = {"epoch": epoch + 1, "step": state["global_step"], "wall_s": round(ctx.wall_before + now() - ctx.t_start, 1),
-           **metrics, **teacher}
-    _append(ctx.out / "log.jsonl", {"type": "epoch", **row})
-    _write_csv_row(ctx.out / "metrics.csv", row)
+    row = {"epoch": epoch + 1, "step": state["global_step"], "wall_s": round(run.wall_s(), 1), **metrics, **teacher}
+    run.log({"type": "epoch", **row})
+    write_csv_row(run.out / "metrics.csv", row)
     bar.epoch_done(row)
     state["last_metrics"] = metrics
     if metrics["score"] > state["best_score"]:
         state.update(best_score=metrics["score"], best_epoch=epoch + 1, best_metrics=metrics)
-        ctx.checkpoint(ctx.out / "checkpoints" / "best")
+        run.checkpoint(run.out / "checkpoints" / "best")

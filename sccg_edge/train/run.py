@@ -13,9 +13,7 @@ Run folder layout::
 from __future__ import annotations
 
 import contextlib
-import csv
 import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -24,9 +22,9 @@ import torch
 
 from sccg_edge.config import TrainConfig, load_recipe, to_dict
 from sccg_edge.errors import InputError
-from sccg_edge.train.checkpoint import load_checkpoint, save_checkpoint
-from sccg_edge.train.slices import SliceSet, epoch_order, load_splits, make_batch
-from sccg_edge.train.teacher import Networks, build_networks, lr_factor, now, train_step, translate
+from sccg_edge.train.loop import Run, StepProgress, prepare_run_dir, restore_last, run_epochs, schedule, write_csv_row
+from sccg_edge.train.slices import SliceSet, load_splits
+from sccg_edge.train.teacher import Networks, build_networks, train_step, translate
 from sccg_edge.utils.fs import atomic_write_text
 
 
@@ -72,25 +70,6 @@ def autocast_for(amp: str, device: str) -> Any:
     return lambda: torch.autocast(device_type="cpu", dtype=torch.bfloat16)
 
 
-def _prepare_run_dir(out: Path, resume: bool) -> None:
-    if resume:
-        if not (out / "config.yaml").is_file():
-            raise InputError("cannot resume: this is not a run folder (config.yaml is missing)", out)
-        return
-    if out.exists() and any(out.iterdir()):
-        raise InputError("output folder exists and is not empty; nothing was overwritten. Resume it with "
-                         "`--resume` or choose a new --out", out)
-    out.mkdir(parents=True, exist_ok=True)
-
-
-def _truncate_log(log: Path, step: int) -> None:
-    """Drop log records written after the checkpoint we resume from (they will be replayed)."""
-    if not log.exists():
-        return
-    keep = [line for line in log.read_text().splitlines() if line and json.loads(line).get("step", 0) <= step]
-    atomic_write_text(log, "".join(line + "\n" for line in keep))
-
-
 def evaluate(nets: Networks, val: SliceSet, device: str, max_slices: int = 0) -> dict[str, float]:
     """Validation PSNR/SSIM/MAE/IoU of both directions on the paper's 0..255 scale."""
     from sccg_edge.metrics import image_metrics, summarize
@@ -127,20 +106,6 @@ def save_samples(nets: Networks, val: SliceSet, path: Path, device: str, n: int 
     Image.fromarray(np.concatenate(rows, axis=0).round().astype(np.uint8)).save(path)
 
 
-def _append(path: Path, record: dict[str, Any]) -> None:
-    with path.open("a") as fh:
-        fh.write(json.dumps(record) + "\n")
-
-
-def _write_csv_row(path: Path, row: dict[str, Any]) -> None:
-    new = not path.exists()
-    with path.open("a", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(row))
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
-
-
 def weights_digest(nets: Networks) -> str:
     """SHA-256 over every parameter and buffer, to compare ranks or runs."""
     h = hashlib.sha256()
@@ -165,9 +130,10 @@ def train_teacher(cfg: TrainConfig, out: Path, resume: bool = False, progress: b
     rank, world, device = _dist_setup(cfg)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    config_yaml = yaml.safe_dump(to_dict(cfg), sort_keys=False)
     if rank == 0:
-        _prepare_run_dir(out, resume)
-        atomic_write_text(out / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
+        prepare_run_dir(out, resume)
+        atomic_write_text(out / "config.yaml", config_yaml)
     splits = load_splits(cfg.data, seed=cfg.seed)
     train, val = splits["train"], splits.get("val") or splits["train"]
     nets = build_networks(cfg, seed=cfg.seed)
@@ -176,82 +142,37 @@ def train_teacher(cfg: TrainConfig, out: Path, resume: bool = False, progress: b
     betas = (cfg.optim.beta1, cfg.optim.beta2)
     opt_g = torch.optim.Adam([p for g in nets.generators() for p in g.parameters()], lr=cfg.optim.lr, betas=betas)
     opt_d = torch.optim.Adam([p for d in nets.discriminators() for p in d.parameters()], lr=cfg.optim.lr, betas=betas)
-    state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best_score": -1.0, "wall_s": 0.0}
-    last = out / "checkpoints" / "last"
-    if resume:
-        if not last.exists() and last.with_name("last.old").exists():
-            last = last.with_name("last.old")  # a crash during the folder swap: the previous one is complete
-        if last.exists():
-            state.update(load_checkpoint(last, nets.as_dict(), {"opt_g": opt_g, "opt_d": opt_d}))
-            state.pop("optimizers", None)
-        if rank == 0:
-            _truncate_log(out / "log.jsonl", state["global_step"])
-    config_yaml = yaml.safe_dump(to_dict(cfg), sort_keys=False)
-    batch = cfg.optim.batch_size
-    per_rank = len(epoch_order(len(train), 0, cfg.seed, rank, world))
-    steps_per_epoch = max(1, per_rank // batch)
-    total_steps = steps_per_epoch * cfg.optim.epochs
+    run = Run(cfg, out, nets.as_dict(), {"opt_g": opt_g, "opt_d": opt_d}, config_yaml, rank, world)
+    run.state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best_score": -1.0, "wall_s": 0.0,
+                 **(restore_last(out, run.modules, run.optims, rank) if resume else {})}
     autocast = autocast_for(cfg.amp, device)
     scaler = torch.amp.GradScaler("cuda") if cfg.amp == "fp16" and device.startswith("cuda") else None
     board = _tensorboard(out) if rank == 0 else None
-    t_start, wall_before = now(), float(state["wall_s"])
-    stop_reason = "epochs"
-    bar = _progress(progress and rank == 0, total_steps, state["global_step"])
+    bar = StepProgress(progress and rank == 0, schedule(cfg, len(train), rank, world)[1], run.state["global_step"])
 
-    def checkpoint(folder: Path) -> None:
-        if rank == 0:
-            state["wall_s"] = wall_before + now() - t_start
-            save_checkpoint(folder, nets.as_dict(), {"opt_g": opt_g, "opt_d": opt_d}, dict(state), config_yaml)
+    def step(mr: torch.Tensor, ct: torch.Tensor, lr: float) -> dict[str, float]:
+        return train_step(nets, opt_g, opt_d, mr, ct, cfg, autocast, scaler)
+
+    def end_epoch(epoch: int) -> None:
+        if (epoch + 1) % cfg.val_every and epoch + 1 != cfg.optim.epochs:
+            return
+        metrics = evaluate(nets, val, device, cfg.val_max_slices)
+        save_samples(nets, val, out / "samples" / f"epoch_{epoch + 1:03d}.png", device)
+        row = {"epoch": epoch + 1, "step": run.state["global_step"], "wall_s": round(run.wall_s(), 1), **metrics}
+        run.log({"type": "epoch", **row})
+        write_csv_row(out / "metrics.csv", row)
+        if board is not None:
+            for key, value in metrics.items():
+                board.add_scalar(f"val/{key}", value, run.state["global_step"])
+        bar.epoch_done(row)
+        if metrics["score"] > run.state["best_score"]:
+            run.state.update(best_score=metrics["score"], best_epoch=epoch + 1)
+            run.checkpoint(out / "checkpoints" / "best")
 
     with bar:
-        while state["epoch"] < cfg.optim.epochs:
-            epoch = state["epoch"]
-            order = epoch_order(len(train), epoch, cfg.seed, rank, world)
-            while state["step_in_epoch"] < steps_per_epoch:
-                k = state["step_in_epoch"]
-                idx = order[k * batch:(k + 1) * batch]
-                mr, ct = make_batch(train, idx, epoch, cfg.seed, cfg.data,
-                                    unpaired_shift=0 if cfg.loss.paired else 1 + epoch)
-                factor = lr_factor(state["global_step"], total_steps, cfg)
-                for opt in (opt_g, opt_d):
-                    for group in opt.param_groups:
-                        group["lr"] = cfg.optim.lr * factor
-                logs = train_step(nets, opt_g, opt_d, mr.to(device), ct.to(device), cfg, autocast, scaler)
-                state["step_in_epoch"] += 1
-                state["global_step"] += 1
-                if rank == 0:
-                    _append(out / "log.jsonl", {"type": "step", "step": state["global_step"], "epoch": epoch,
-                                                "batch": idx, "lr": cfg.optim.lr * factor, **logs})
-                bar.advance(logs)
-                if cfg.save_every_steps and state["global_step"] % cfg.save_every_steps == 0:
-                    checkpoint(last)
-                stop_reason = _should_stop(cfg, state, t_start)
-                if stop_reason:
-                    break
-            if stop_reason and state["step_in_epoch"] < steps_per_epoch:
-                break
-            state["epoch"] += 1
-            state["step_in_epoch"] = 0
-            if rank == 0 and ((epoch + 1) % cfg.val_every == 0 or epoch + 1 == cfg.optim.epochs):
-                metrics = evaluate(nets, val, device, cfg.val_max_slices)
-                save_samples(nets, val, out / "samples" / f"epoch_{epoch + 1:03d}.png", device)
-                row = {"epoch": epoch + 1, "step": state["global_step"],
-                       "wall_s": round(wall_before + now() - t_start, 1), **metrics}
-                _append(out / "log.jsonl", {"type": "epoch", **row})
-                _write_csv_row(out / "metrics.csv", row)
-                if board is not None:
-                    for key, value in metrics.items():
-                        board.add_scalar(f"val/{key}", value, state["global_step"])
-                bar.epoch_done(row)
-                if metrics["score"] > state["best_score"]:
-                    state["best_score"] = metrics["score"]
-                    state["best_epoch"] = epoch + 1
-                    checkpoint(out / "checkpoints" / "best")
-            checkpoint(last)
-            if stop_reason:
-                break
-    checkpoint(last)
-    summary = {"run": str(out), "stopped_by": stop_reason or "epochs", **{k: v for k, v in state.items()}}
+        stop_reason = run_epochs(run, train, step, end_epoch, bar, device)
+    run.checkpoint(out / "checkpoints" / "last")
+    summary = {"run": str(out), "stopped_by": stop_reason or "epochs", **run.state}
     if world > 1:
         atomic_write_text(out / f"rank{rank}.digest", weights_digest(nets))
         import torch.distributed as dist
@@ -283,45 +204,3 @@ def _tensorboard(out: Path) -> Any:
     except ImportError:
         return None
     return SummaryWriter(log_dir=str(out / "tb"))
-
-
-def _should_stop(cfg: TrainConfig, state: dict[str, Any], t_start: float) -> str:
-    if cfg.max_steps and state["global_step"] >= cfg.max_steps:
-        return "max_steps"
-    if cfg.max_minutes and (now() - t_start) / 60.0 >= cfg.max_minutes:
-        return "max_minutes"
-    return ""
-
-
-class _progress:
-    """A rich progress bar over optimisation steps (a no-op when disabled)."""
-
-    def __init__(self, enabled: bool, total: int, done: int) -> None:
-        self.enabled = enabled
-        if enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self.progress = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                                     TextColumn("{task.fields[info]}"), console=Console(stderr=True))
-            self.task = self.progress.add_task("train", total=total, completed=done, info="")
-
-    def __enter__(self) -> _progress:
-        if self.enabled:
-            self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.enabled:
-            self.progress.__exit__(*exc)
-
-    def advance(self, logs: dict[str, float]) -> None:
-        if self.enabled:
-            info = f"G {logs['g_total']:.3f} D {logs['d_ct'] + logs['d_mr']:.3f}"
-            self.progress.update(self.task, advance=1, info=info)
-
-    def epoch_done(self, row: dict[str, Any]) -> None:
-        if self.enabled:
-            self.progress.console.print(
-                f"epoch {row['epoch']}: sCT SSIM {row['sct_ssim']:.3f} MAE {row['sct_mae']:.1f} | "
-                f"sMR SSIM {row['smr_ssim']:.3f} MAE {row['smr_mae']:.1f}")

@@ -47,14 +47,15 @@ def resolve_data_root(cfg: DataConfig) -> tuple[Path, str]:
 def load_splits(cfg: DataConfig, seed: int = 0) -> dict[str, SliceSet]:
     """Read every slice of the data folder once and return the patient-level splits as tensors."""
     from sccg_edge.data.pairs import list_pairs, load_pair
-    from sccg_edge.data.splits import split_records
+    from sccg_edge.data.splits import spec_from_lists, split_records
     from sccg_edge.data.transforms import CT_WINDOWS, fit_to_size, unit_to_model
 
     root, _ = resolve_data_root(cfg)
     records = list_pairs(root)
     window = CT_WINDOWS[cfg.ct_window]
     out: dict[str, SliceSet] = {}
-    for split, recs in split_records(records, seed=seed).items():
+    spec = spec_from_lists(cfg.train_patients, cfg.val_patients, cfg.test_patients)
+    for split, recs in split_records(records, spec, seed=seed).items():
         if not recs:
             continue
         ct, mr = [], []
