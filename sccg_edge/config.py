@@ -154,6 +154,8 @@ def _coerce(value: Any, hint: Any, dotted: str, source: str) -> Any:
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         hint = next(h for h in typing.get_args(hint) if h is not type(None))
+    if hint is str and isinstance(value, int) and not isinstance(value, bool):  # YAML reads a bare id "33" as int
+        value = str(value)
     if hint is float and isinstance(value, str):  # YAML 1.1 reads "3e-4" (no dot) as a string
         try:
             value = float(value)

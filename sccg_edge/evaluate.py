@@ -85,8 +85,24 @@ def torch_translator(spec: str | Path, direction: str, batch: int = 4) -> Transl
 
 def evaluate_model(spec: str | Path, split: str = "test", directions: tuple[str, ...] = ("mr2ct", "ct2mr"),
                    data_root: str = "", size: int | None = None) -> dict[str, Any]:
-    """Score a generator pair (shipped name, model folder or run folder) on a split of the paired data."""
+    """Score a generator pair (shipped name, model folder or run folder) on a split of the paired data.
+
+    A run or model folder trained on a patient split of its own (``data.train_patients`` ...) is scored on that
+    split, so that its test patients are the ones it never trained on.
+    """
     fns = {d: torch_translator(spec, d) for d in directions}
     model_size = size or next(iter(fns.values())).size  # type: ignore[attr-defined]
-    report = evaluate_translators(fns, split, DataConfig(root=data_root, size=model_size, crop=0, flip=False))
-    return {"model": str(spec), **report}
+    data = DataConfig(root=data_root, size=model_size, crop=0, flip=False, **patient_split_of(spec))
+    return {"model": str(spec), **evaluate_translators(fns, split, data)}
+
+
+def patient_split_of(spec: str | Path) -> dict[str, str]:
+    """The ``data.*_patients`` keys in the config.yaml of a run or model folder, when it sets a split."""
+    import yaml
+
+    cfg_file = Path(spec) / "config.yaml"
+    if not cfg_file.is_file():
+        return {}
+    data = (yaml.safe_load(cfg_file.read_text()) or {}).get("data") or {}
+    keys = ("train_patients", "val_patients", "test_patients")
+    return {k: str(data[k]) for k in keys if data.get(k)}

@@ -89,3 +89,16 @@ def test_val_every_validates_on_schedule_and_after_the_last_epoch(phantom, tmp_p
     assert epochs == [2, 3]
     assert main([*_cmd(phantom, tmp_path / "bad", 1), "--set", "val_every=0"]) == 2
     assert "val_every" in capsys.readouterr().err
+
+
+def test_own_patient_split_is_trained_on_and_evaluated_on(phantom, tmp_path):
+    from sccg_edge.evaluate import evaluate_model
+
+    out = tmp_path / "run"  # the automatic split of this phantom is train p001, val p000, test p002
+    split = ["--set", "data.train_patients=p002,p000", "--set", "data.test_patients=p001"]
+    assert main([*_cmd(phantom, out, 1), *split]) == 0
+    batches = {i for _, batch in _steps(out) for i in batch}
+    assert batches == set(range(12))  # two training patients of 6 slices each (the automatic split trains on 6)
+    report = evaluate_model(out, "test", directions=("mr2ct",), data_root=str(phantom))
+    assert report["patients"] == ["p001"] and report["n_slices"] == 6
+    assert evaluate_model(out, "train", directions=("mr2ct",), data_root=str(phantom))["patients"] == ["p000", "p002"]
