@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -72,12 +73,23 @@ def draw_pareto(points: list[tuple[float, float, str]], path: Path, title: str, 
     d.line([(px(xs[i]), py(ys[i])) for i in front], fill=(200, 0, 0), width=2) if len(front) > 1 else None
     for k, (x, y, label) in enumerate(points):
         c = COLORS[k % len(COLORS)]
-        d.ellipse([px(x) - 4, py(y) - 4, px(x) + 4, py(y) + 4], fill=c)
+        shape = k // len(COLORS) % 3  # colour and shape together tell up to 30 points apart
+        _marker(d, px(x), py(y), shape, c)
         if k in front:
             d.ellipse([px(x) - 7, py(y) - 7, px(x) + 7, py(y) + 7], outline=(200, 0, 0), width=2)
         ly = TOP + 14 * k
         if ly < H - 20:
-            d.ellipse([x1 + 12, ly + 2, x1 + 20, ly + 10], fill=c)
+            _marker(d, x1 + 16, ly + 6, shape, c)
             d.text((x1 + 26, ly), label[:36] + (" *" if k in front else ""), fill="black", font=font)
     d.text((x1 + 12, H - 40), "* on the Pareto front", fill=(200, 0, 0), font=font)
     img.save(path)
+
+
+def _marker(d: Any, x: float, y: float, shape: int, color: tuple[int, int, int]) -> None:
+    """A filled 8-pixel marker: 0 disc, 1 square, 2 diamond."""
+    if shape == 1:
+        d.rectangle([x - 4, y - 4, x + 4, y + 4], fill=color)
+    elif shape == 2:
+        d.polygon([(x, y - 5), (x + 5, y), (x, y + 5), (x - 5, y)], fill=color)
+    else:
+        d.ellipse([x - 4, y - 4, x + 4, y + 4], fill=color)

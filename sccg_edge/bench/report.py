@@ -188,7 +188,7 @@ def write_outputs(out_dir: Path, result: dict[str, Any]) -> list[Path]:
     atomic_write_text(out_dir / "report.md", report_markdown(result))
     plotted = [r for r in result["records"] if r.get("status") == "ok" and isinstance(r.get("mean_psnr"), float)
                and math.isfinite(r["mean_psnr"])]
-    pts = [(r["lat_median_ms"], r["mean_psnr"], f"{r['model']} {r['backend']} {r['precision']} {r['size']}")
+    pts = [(r["lat_median_ms"], r["mean_psnr"], f"{r['model']}: {r['backend']} {r['precision']} @{r['size']}")
            for r in plotted]
     untrained = any(not r["trained"] for r in plotted)  # only points on the plot decide its caveat
     title = "latency vs PSNR (mean of both directions)" + (" - UNTRAINED models: PSNR meaningless" if untrained
