@@ -7,6 +7,7 @@ couch that the ground-truth CTs show and no MR can predict.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -84,16 +85,39 @@ def torch_translator(spec: str | Path, direction: str, batch: int = 4) -> Transl
 
 
 def evaluate_model(spec: str | Path, split: str = "test", directions: tuple[str, ...] = ("mr2ct", "ct2mr"),
-                   data_root: str = "", size: int | None = None) -> dict[str, Any]:
+                   data_root: str = "", size: int | None = None, patients: str = "") -> dict[str, Any]:
     """Score a generator pair (shipped name, model folder or run folder) on a split of the paired data.
 
     A run or model folder trained on a patient split of its own (``data.train_patients`` ...) is scored on that
-    split, so that its test patients are the ones it never trained on.
+    split, so that its test patients are the ones it never trained on. ``patients`` (comma-separated ids) scores
+    exactly those patients instead, whatever split they are in.
     """
     fns = {d: torch_translator(spec, d) for d in directions}
     model_size = size or next(iter(fns.values())).size  # type: ignore[attr-defined]
-    data = DataConfig(root=data_root, size=model_size, crop=0, flip=False, **patient_split_of(spec))
+    data = DataConfig(root=data_root, size=model_size, crop=0, flip=False)
+    if patients:
+        data, split = _only_patients(data, patients)
+    else:
+        data = dataclasses.replace(data, **patient_split_of(spec))
     return {"model": str(spec), **evaluate_translators(fns, split, data)}
+
+
+def _only_patients(data: DataConfig, patients: str) -> tuple[DataConfig, str]:
+    """``data`` with a split that holds ``patients`` alone, and that split's name."""
+    from sccg_edge.data.pairs import list_pairs
+    from sccg_edge.errors import InputError
+    from sccg_edge.train.slices import resolve_data_root
+
+    root, _ = resolve_data_root(data)
+    wanted = [p.strip() for p in patients.split(",") if p.strip()]
+    present = sorted({r.patient for r in list_pairs(root)})
+    unknown = sorted(set(wanted) - set(present))
+    if unknown:
+        raise InputError(f"patients {unknown} are not in the data; its patients are {', '.join(present)}", root)
+    others = [p for p in present if p not in wanted]
+    if not others:  # every patient: the one split is "train"
+        return dataclasses.replace(data, train_patients=",".join(wanted)), "train"
+    return dataclasses.replace(data, train_patients=",".join(others), test_patients=",".join(wanted)), "test"
 
 
 def patient_split_of(spec: str | Path) -> dict[str, str]:

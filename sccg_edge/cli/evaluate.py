@@ -13,6 +13,8 @@ def evaluate(
     split: str = typer.Option("test", help="train, val, test or calibration (patient-level)."),
     data: Optional[Path] = typer.Option(None, help="Paired slices (default: ../shared pairs, else the phantom)."),
     direction: str = typer.Option("both", help="both, mr2ct or ct2mr."),
+    patients: str = typer.Option("", help="Score these patients (comma-separated ids) instead of a split, e.g. "
+                                          "to check a run on patients it trained on."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """PSNR / SSIM / MAE / IoU of sCT and sMR on a split, whole slice and inside the head mask (0..255 scale)."""
@@ -23,7 +25,7 @@ def evaluate(
     if direction not in ("both", "mr2ct", "ct2mr"):
         raise InputError(f"--direction must be both, mr2ct or ct2mr, not '{direction}'")
     dirs = ("mr2ct", "ct2mr") if direction == "both" else (direction,)
-    report = evaluate_model(model, split, dirs, data_root=str(data) if data else "")
+    report = evaluate_model(model, split, dirs, data_root=str(data) if data else "", patients=patients)
     if json_out:
         print_json(report)
         return
@@ -31,7 +33,7 @@ def evaluate(
     for key in ("sct", "smr"):
         for metric, value in report.get(key, {}).items():
             rows[f"{key}.{metric}"] = f"{value:.4f}"
-    print_kv_table(f"evaluate {model} on {split}", rows)
+    print_kv_table(f"evaluate {model} on {f'patients {patients}' if patients else split}", rows)
 
 
 def register(app: typer.Typer) -> None:

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from sccg_edge.cli import main
 
 TINY = ["--set", "model.ngf=4", "--set", "model.n_blocks=1", "--set", "model.ndf=8", "--set", "data.size=40",
@@ -102,3 +104,17 @@ def test_own_patient_split_is_trained_on_and_evaluated_on(phantom, tmp_path):
     report = evaluate_model(out, "test", directions=("mr2ct",), data_root=str(phantom))
     assert report["patients"] == ["p001"] and report["n_slices"] == 6
     assert evaluate_model(out, "train", directions=("mr2ct",), data_root=str(phantom))["patients"] == ["p000", "p002"]
+
+
+def test_evaluate_named_patients(phantom, tmp_path, capsys):
+    from sccg_edge.errors import InputError
+    from sccg_edge.evaluate import evaluate_model
+
+    out = tmp_path / "run"
+    assert main([*_cmd(phantom, out, 1), "--set", "data.train_patients=p000,p001,p002"]) == 0
+    one = evaluate_model(out, directions=("mr2ct",), data_root=str(phantom), patients="p002")
+    assert one["patients"] == ["p002"] and one["n_slices"] == 6
+    every = evaluate_model(out, directions=("mr2ct",), data_root=str(phantom), patients="p000,p001,p002")
+    assert every["patients"] == ["p000", "p001", "p002"] and every["n_slices"] == 18
+    with pytest.raises(InputError, match=r"\['p9'\] are not in the data"):
+        evaluate_model(out, directions=("mr2ct",), data_root=str(phantom), patients="p9")
