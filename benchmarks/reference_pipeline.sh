@@ -2,7 +2,7 @@
 # How the shipped reference models and the committed CPU benchmark results were made, step by step.
 # Each step is one sccg-edge command; run from the repository root with the environment of ./run.sh
 # (e.g. `PATH=$(./run.sh env)/bin:$PATH bash benchmarks/reference_pipeline.sh STEP`).
-# Steps: teacher | teacher-bf16 | teacher-ngf64 | teacher-7 | teacher-in | ship-teacher | student | ship-student | student-xs | ship-student-xs |
+# Steps: teacher | teacher-bf16 | teacher-ngf64 | teacher-l1 | teacher-in | teacher-gap | ship-teacher | student | ship-student | student-xs | ship-student-xs |
 #        student-ps | ship-student-ps | bench | bench-check | quant-table | convert  (times: the 2-core Intel Xeon with AMX of 2026-11-25; bf16 autocast needs
 #        AVX512-BF16 or AMX, drop `--set amp=bf16` elsewhere and expect 2-3x longer training)
 set -euo pipefail
@@ -17,17 +17,21 @@ case "$step" in
     sccg-edge train --recipe cpu --out runs/teacher-bf16 --set threads=2 --set amp=bf16 ;;
   teacher-ngf64) # ~57 min: the same at the paper's width (ngf 64, 195 GMAC at 512); not shipped, see the notes
     sccg-edge train --recipe cpu --out runs/teacher-ngf64-bf16 --set threads=2 --set amp=bf16 --set model.ngf=64 ;;
-  teacher-7)     # ~32 min, diagnostic: teacher-bf16 with the validation patient 33 trained on too (7 patients; the
-                 # training slices stand in for validation), scored on the test patient 34: does one more patient help?
-    sccg-edge train --recipe cpu --out runs/teacher-7pat --set threads=2 --set amp=bf16 \
-      --set data.train_patients=2,16,20,21,28,32,33 --set data.test_patients=34 --set val_max_slices=24
-    sccg-edge evaluate --model runs/teacher-7pat/checkpoints/last --split test --json > runs/teacher-7pat/test.json ;;
+  teacher-l1)    # ~25 min, diagnostic: teacher-bf16 with a plain L1 pixel loss (pix_floor 1: the discriminator no longer
+                 # weights it), to see whether the D-weighted pixel loss is what holds the fit back on a CPU budget
+    sccg-edge train --recipe cpu --out runs/teacher-l1 --set threads=2 --set amp=bf16 --set loss.pix_floor=1
+    sccg-edge evaluate --model runs/teacher-l1 --split test --json > runs/teacher-l1/test.json ;;
   teacher-in)    # ~40 min, diagnostic ceiling: teacher-bf16 trained on all 8 patients, the test patient included, then
                  # scored on patient 34 (in-sample): how close can this recipe fit that patient's pairs at all?
     sccg-edge train --recipe cpu --out runs/teacher-insample --set threads=2 --set amp=bf16 \
       --set data.train_patients=2,16,20,21,28,32,33,34 --set val_max_slices=24
     sccg-edge evaluate --model runs/teacher-insample/checkpoints/last --patients 34 --json \
       > runs/teacher-insample/test.json ;;
+  teacher-gap)   # ~3 min: every teacher run above on the test patient against the bar, and how the bar reacts to
+                 # a blurred or shifted ground truth (needs the runs of teacher-bf16, teacher-ngf64, teacher-l1, teacher-in)
+    python benchmarks/teacher_gap.py --out "benchmarks/results/$(date +%Y-%m-%d)_teacher_gap" \
+      --model shipped=teacher --model bf16=runs/teacher-bf16 --model ngf64=runs/teacher-ngf64-bf16 \
+      --model l1=runs/teacher-l1 --model in-sample=runs/teacher-insample/checkpoints/last@34 > /dev/null ;;
   ship-teacher)  # best validation epoch -> sccg_edge/weights/teacher (FP16 storage), card measured on val/test
     sccg-edge ship --run runs/teacher-cpu --dest sccg_edge/weights/teacher \
       --notes "$(cat benchmarks/notes/teacher.md)" ;;
