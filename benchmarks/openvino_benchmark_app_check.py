@@ -18,6 +18,7 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
+    from sccg_edge.bench.machine import machine_info
     from sccg_edge.bench.openvino_check import compare_with_benchmark_app, make_ir
     from sccg_edge.utils.fs import atomic_write_text
 
@@ -32,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         xml = make_ir(Path(tmp), args.preset, args.size)
         result = compare_with_benchmark_app(xml, args.threads, args.size, niter=args.niter, tolerance=args.tolerance)
-    result.update({"preset": args.preset, "xml": f"{args.preset}-{args.size}.xml (temporary)"})
+    result.update({"preset": args.preset, "xml": f"{args.preset}-{args.size}.xml (temporary)",
+                   "machine": machine_info(args.threads)})
     atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     return 0 if result["within_tolerance"] else 1
