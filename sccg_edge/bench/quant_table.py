@@ -144,6 +144,7 @@ def _row(spec: str, direction: str, variant: str, cfg: QuantTableConfig, out: Pa
     method = card.get("method", {})
     return {"direction": direction, "variant": variant, "artifact": str(artifact.relative_to(out)),
             "runtime": runtime, "precision": card.get("precision", "fp32"),
+            "compute": getattr(backend, "inference_precision", None),  # OpenVINO's hint for non-INT8 layers
             "bytes": card.get("bytes") or size_on_disk(artifact),
             "convs": card.get("precision_per_group", {}).get("convs"), "test": fid,
             "val": card.get("fidelity"), "latency_ms": latency.median_ms, "latency": latency.to_dict(),
@@ -190,8 +191,10 @@ def report_markdown(result: dict[str, Any]) -> str:
     n = result["rows"][0]["test"]["slices"] if result["rows"] else 0
     intro = (f"Test split of {result['data']} ({n} slices per direction), 0..255 scale. Drops are FP32 (PyTorch) "
              "minus the variant, so a positive drop is a loss; agreement is the PSNR between the variant's and the "
-             f"FP32 outputs. Latency: median of {c['iters']} runs after {c['warmup']} warm-up, batch 1, "
-             f"{c['size']}x{c['size']}, {m.get('threads', '?')} threads on {m.get('cpu_model', '?')}.")
+             "FP32 outputs. A runtime in brackets computes its non-INT8 layers in that precision (OpenVINO's "
+             f"inference precision hint; otherwise f32). Latency: median of {c['iters']} runs after {c['warmup']} "
+             f"warm-up, batch 1, {c['size']}x{c['size']}, {m.get('threads', '?')} threads on "
+             f"{m.get('cpu_model', '?')}.")
     header = ("| direction | variant | runtime | convs int8/fp16/fp32 | PSNR | SSIM | MAE | PSNR drop | SSIM drop "
               "| agreement dB | latency ms | MB | build s |")
     lines = [f"# Quantization table: {result['model']}", "", intro, "", header,
@@ -200,7 +203,9 @@ def report_markdown(result: dict[str, Any]) -> str:
         t = r["test"]
         convs = r["convs"] or {}
         conv_text = "/".join(str(convs.get(k, 0)) for k in ("int8", "fp16", "fp32")) if convs else "all fp32"
-        lines.append(f"| {r['direction']} | {r['variant']} | {r['runtime']} | {conv_text} | {t['psnr']:.2f} | "
+        compute = r.get("compute")
+        runtime = f"{r['runtime']} ({compute})" if compute and compute != "f32" else r["runtime"]
+        lines.append(f"| {r['direction']} | {r['variant']} | {runtime} | {conv_text} | {t['psnr']:.2f} | "
                      f"{t['ssim']:.4f} | {t['mae']:.2f} | {t['psnr_drop']:+.3f} | {t['ssim_drop']:+.4f} | "
                      f"{t['agreement_psnr']:.1f} | {r['latency_ms']:.1f} | {r['bytes'] / 1e6:.2f} | "
                      f"{r['build_s'] if r['build_s'] is not None else ''} |")

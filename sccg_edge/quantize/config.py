@@ -48,7 +48,8 @@ class QuantConfig:
         val_max_slices: validation slices used for fidelity (0: all).
         qat: fine-tune the quantized model (int8 only).
         qat_cfg: QAT knobs.
-        inference_hint: OpenVINO fp16 hint: auto (f16/bf16 only where the CPU reports it) | none.
+        inference_hint: OpenVINO fp16 hint: auto (bf16 on AMX-BF16/AVX512-BF16, f16 on AMX-FP16, see
+            :func:`~sccg_edge.quantize.fp16.openvino_inference_hint`) | none.
     """
 
     mode: str = "int8"

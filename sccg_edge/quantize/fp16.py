@@ -65,15 +65,17 @@ def _cpu_flags() -> set[str]:
 
 
 def openvino_inference_hint() -> str:
-    """OpenVINO CPU inference precision to use with an FP16 IR: f16 / bf16 only where the CPU has native support.
+    """OpenVINO CPU inference precision to use with an FP16 IR: the fastest half precision the CPU runs natively.
 
-    OpenVINO may report BF16 on CPUs that only emulate it, so the CPU flags (avx512_fp16 / amx_fp16 for f16,
-    avx512_bf16 / amx_bf16 for bf16) must agree; otherwise "f32".
+    AMX-FP16 -> "f16"; AMX-BF16 or AVX512-BF16 -> "bf16"; otherwise "f32" (the FP16 weights are widened). AVX512-FP16
+    alone does not choose f16: on a Sapphire Rapids Xeon (AVX512-FP16 and AMX-BF16, no AMX-FP16) OpenVINO's f16 ran
+    1.7-2x slower than f32 and bf16 3-6x faster, at the same PSNR within 0.01 dB (benchmarks/results/2026-11-25_cpu).
+    OpenVINO may report BF16 on CPUs that only emulate it, so the CPU flags must agree with its capabilities.
     """
     from sccg_edge.export.openvino import cpu_inference_precisions
 
     caps, flags = set(cpu_inference_precisions()), _cpu_flags()
-    if "FP16" in caps and flags & {"avx512_fp16", "amx_fp16"}:
+    if "FP16" in caps and "amx_fp16" in flags:
         return "f16"
     if "BF16" in caps and flags & {"avx512_bf16", "amx_bf16"}:
         return "bf16"
