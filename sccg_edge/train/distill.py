@@ -275,7 +275,7 @@ def distill(cfg: DistillConfig, teacher_spec: str | Path | None, out: Path, resu
     autocast = autocast_for(cfg.amp, device)
     bar = _DistillProgress(progress and rank == 0, schedule(cfg, len(train), rank, world)[1], state["global_step"])
 
-    def step(mr: torch.Tensor, ct: torch.Tensor, lr: float) -> dict[str, float]:
+    def step(mr: torch.Tensor, ct: torch.Tensor) -> dict[str, float]:
         return distill_step(branches, optims["opt_s"], optims.get("opt_d"), mr, ct, cfg, autocast)
 
     with bar:

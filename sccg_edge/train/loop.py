@@ -27,8 +27,9 @@ from sccg_edge.utils.fs import atomic_write_text
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-#: ``step(mr, ct, lr) -> logs``: one optimisation step on a batch; the logs are floats for the log and the bar.
-Step = Callable[[torch.Tensor, torch.Tensor, float], dict[str, float]]
+#: ``step(mr, ct) -> logs``: one optimisation step on a batch (the loop has set the learning rate of every
+#: optimizer); the logs are floats for the log and the progress bar.
+Step = Callable[[torch.Tensor, torch.Tensor], dict[str, float]]
 
 
 @dataclass
@@ -149,7 +150,7 @@ def run_epochs(run: Run, train: SliceSet, step: Step, end_epoch: Callable[[int],
             for opt in run.optims.values():
                 for group in opt.param_groups:
                     group["lr"] = lr
-            logs = step(mr.to(device), ct.to(device), lr)
+            logs = step(mr.to(device), ct.to(device))
             state["step_in_epoch"] += 1
             state["global_step"] += 1
             run.log({"type": "step", "step": state["global_step"], "epoch": epoch, "batch": idx, "lr": lr, **logs})

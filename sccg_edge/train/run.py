@@ -150,7 +150,7 @@ def train_teacher(cfg: TrainConfig, out: Path, resume: bool = False, progress: b
     board = _tensorboard(out) if rank == 0 else None
     bar = StepProgress(progress and rank == 0, schedule(cfg, len(train), rank, world)[1], run.state["global_step"])
 
-    def step(mr: torch.Tensor, ct: torch.Tensor, lr: float) -> dict[str, float]:
+    def step(mr: torch.Tensor, ct: torch.Tensor) -> dict[str, float]:
         return train_step(nets, opt_g, opt_d, mr, ct, cfg, autocast, scaler)
 
     def end_epoch(epoch: int) -> None:
