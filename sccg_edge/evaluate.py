@@ -95,11 +95,11 @@ def evaluate_model(spec: str | Path, split: str = "test", directions: tuple[str,
     fns = {d: torch_translator(spec, d) for d in directions}
     model_size = size or next(iter(fns.values())).size  # type: ignore[attr-defined]
     data = DataConfig(root=data_root, size=model_size, crop=0, flip=False)
-    if patients:
-        data, split = _only_patients(data, patients)
-    else:
+    if not patients:
         data = dataclasses.replace(data, **patient_split_of(spec))
-    return {"model": str(spec), **evaluate_translators(fns, split, data)}
+        return {"model": str(spec), **evaluate_translators(fns, split, data)}
+    data, split = _only_patients(data, patients)
+    return {"model": str(spec), **evaluate_translators(fns, split, data), "split": f"patients {patients}"}
 
 
 def _only_patients(data: DataConfig, patients: str) -> tuple[DataConfig, str]:

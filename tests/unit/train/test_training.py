@@ -113,7 +113,7 @@ def test_evaluate_named_patients(phantom, tmp_path, capsys):
     out = tmp_path / "run"
     assert main([*_cmd(phantom, out, 1), "--set", "data.train_patients=p000,p001,p002"]) == 0
     one = evaluate_model(out, directions=("mr2ct",), data_root=str(phantom), patients="p002")
-    assert one["patients"] == ["p002"] and one["n_slices"] == 6
+    assert one["patients"] == ["p002"] and one["n_slices"] == 6 and one["split"] == "patients p002"
     every = evaluate_model(out, directions=("mr2ct",), data_root=str(phantom), patients="p000,p001,p002")
     assert every["patients"] == ["p000", "p001", "p002"] and every["n_slices"] == 18
     with pytest.raises(InputError, match=r"\['p9'\] are not in the data"):
