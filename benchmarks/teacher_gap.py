@@ -63,7 +63,7 @@ def best_shift(spec: str, split: Any, radius: int = 6) -> dict[str, Any]:
     gts = (split.ct.numpy()[:, 0].astype(np.float64) + 1.0) * 127.5
     shifts, moved = [], []
     for p, g in zip(pred, gts):
-        err, dy, dx = min((float(np.abs(np.roll(p, (dy, dx), (0, 1)) - g).mean()), dy, dx)
+        _, dy, dx = min((float(np.abs(np.roll(p, (dy, dx), (0, 1)) - g).mean()), dy, dx)
                           for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1))
         shifts.append((dy, dx))
         moved.append(np.roll(p, (dy, dx), (0, 1)))
