@@ -116,13 +116,13 @@ def report_markdown(result: dict[str, Any]) -> str:
                      f"{sens['smr'][name]['ssim']:.3f} / {sens['smr'][name]['mae']:.1f} |")
     if result.get("alignment"):
         a = result["alignment"]
-        lines += ["", f"## Two oracles on `{a['model']}`'s sCT", "",
-                  "Rigid alignment to the CT (per slice, the integer shift within +-6 px with the lowest MAE): "
-                  f"median shift {a['median_shift_px']:.1f} px (max {a['max_shift_px']:.1f}); sCT SSIM "
-                  f"{a['before']['ssim']:.4f} -> {a['after']['ssim']:.4f}, MAE {a['before']['mae']:.2f} -> "
-                  f"{a['after']['mae']:.2f}", "",
-                  "With the brain's brightness of each sCT slice set to the CT's (an oracle, no shift): sCT SSIM "
-                  f"{a['brightness_oracle']['ssim']:.4f}, MAE {a['brightness_oracle']['mae']:.2f}"]
+        shift = ("Rigid alignment to the CT (per slice, the integer shift within +-6 px with the lowest MAE): "
+                 f"median shift {a['median_shift_px']:.1f} px (max {a['max_shift_px']:.1f}); sCT SSIM "
+                 f"{a['before']['ssim']:.4f} -> {a['after']['ssim']:.4f}, MAE {a['before']['mae']:.2f} -> "
+                 f"{a['after']['mae']:.2f}")
+        brightness = ("With the brain's brightness of each sCT slice set to the CT's (an oracle, no shift): sCT SSIM "
+                      f"{a['brightness_oracle']['ssim']:.4f}, MAE {a['brightness_oracle']['mae']:.2f}")
+        lines += ["", f"## Two oracles on `{a['model']}`'s sCT", "", shift, "", brightness]
     return "\n".join(lines) + "\n"
 
 
