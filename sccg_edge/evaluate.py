@@ -105,11 +105,12 @@ def evaluate_model(spec: str | Path, split: str = "test", directions: tuple[str,
 def _only_patients(data: DataConfig, patients: str) -> tuple[DataConfig, str]:
     """``data`` with a split that holds ``patients`` alone, and that split's name."""
     from sccg_edge.data.pairs import list_pairs
+    from sccg_edge.data.splits import patient_ids
     from sccg_edge.errors import InputError
     from sccg_edge.train.slices import resolve_data_root
 
     root, _ = resolve_data_root(data)
-    wanted = [p.strip() for p in patients.split(",") if p.strip()]
+    wanted = patient_ids(patients)
     present = sorted({r.patient for r in list_pairs(root)})
     unknown = sorted(set(wanted) - set(present))
     if unknown:

@@ -20,16 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from sccg_edge.data.dicom_scan import (
-    _CT_AIR_HU,
-    SeriesInfo,
-    _frames_of,
-    _is_image,
-    _read_header,
-    list_series,
-    scan_series,
-)
+from sccg_edge.data.dicom_scan import SeriesInfo, list_series, scan_series, slice_tags
 from sccg_edge.errors import InputError
+
+_CT_AIR_HU = -1024.0  # what padding pixels outside a CT's field of view become
 
 
 @dataclass
@@ -92,18 +86,6 @@ def _padding_mask(raw: np.ndarray, tags: dict[str, Any]) -> np.ndarray | None:
         return raw == value
     lo, hi = min(value, limit), max(value, limit)
     return (raw >= lo) & (raw <= hi)
-
-
-def slice_tags(path: Path, frame: int = 0) -> dict[str, Any]:
-    """The key non-PHI tags of one frame of one DICOM image file (as in :attr:`SeriesInfo.tags`), headers only."""
-    path = Path(path)
-    ds = _read_header(path, strict=True)
-    if ds is None or not _is_image(ds):
-        raise InputError("is not a DICOM image (no Rows/Columns); give a CT or MR image file", path)
-    frames = _frames_of(path, ds)
-    if not 0 <= frame < len(frames):
-        raise InputError(f"has {len(frames)} frame(s); frame {frame} does not exist", path)
-    return frames[frame].tags
 
 
 def read_slice(path: Path, frame: int = 0, tags: dict[str, Any] | None = None) -> np.ndarray:

@@ -75,7 +75,6 @@ TAG_KEYWORDS = (
     "PhotometricInterpretation", "SamplesPerPixel", "WindowCenter", "WindowWidth", "PixelPaddingValue",
     "PixelPaddingRangeLimit",
 )
-_CT_AIR_HU = -1024.0  # what padding pixels outside a CT's field of view become
 _FUNCTIONAL = (  # (functional group sequence, keyword) overriding the top-level value per frame
     ("PlanePositionSequence", "ImagePositionPatient"), ("PlaneOrientationSequence", "ImageOrientationPatient"),
     ("PixelMeasuresSequence", "PixelSpacing"), ("PixelMeasuresSequence", "SliceThickness"),
@@ -361,3 +360,15 @@ def scan_series(path: Path | Sequence[Path], series_uid: str | None = None) -> S
         files=[fr.path for fr in frames], frames=[fr.frame for fr in frames], tags=[fr.tags for fr in frames],
         shape=(len(frames), rows, cols),
     )
+
+
+def slice_tags(path: Path, frame: int = 0) -> dict[str, Any]:
+    """The key non-PHI tags of one frame of one DICOM image file (as in :attr:`SeriesInfo.tags`), headers only."""
+    path = Path(path)
+    ds = _read_header(path, strict=True)
+    if ds is None or not _is_image(ds):
+        raise InputError("is not a DICOM image (no Rows/Columns); give a CT or MR image file", path)
+    frames = _frames_of(path, ds)
+    if not 0 <= frame < len(frames):
+        raise InputError(f"has {len(frames)} frame(s); frame {frame} does not exist", path)
+    return frames[frame].tags
