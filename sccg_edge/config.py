@@ -55,6 +55,9 @@ class LossConfig:
     lambda_idt: float = 0.0
     pix_floor: float = 0.0  # uniform share of the pixel-loss weights (0: the paper's D weights only; 1: plain L1)
     paired: bool = True  # pairs are co-registered; False disables the pixel loss and shuffles the pairing
+    lambda_ssim: float = 0.0  # weight of (1 - SSIM) beside the pixel L1 (Zhao et al. 2017); paired data only
+    conditional_d: bool = False  # pix2pix's conditional discriminator: D sees (input, output) stacked, not the
+    #                              output alone (paired data only; the paper's D is unconditional)
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,11 @@ class TrainConfig:
     max_minutes: float = 0.0  # stop (after checkpointing) once this much wall time has passed (0: no limit)
     val_max_slices: int = 0  # validate on at most this many slices (0: all of the validation split)
     val_every: int = 1  # validate (and pick the best checkpoint) every N epochs and after the last one
+    budget_minutes: float = 0.0  # a wall-clock budget for the whole run (over every resume): training stops when it
+    #                              is spent and the learning-rate schedule runs over it instead of over the epochs
+    ema: float = 0.0  # decay of an exponential moving average of the generator weights (e.g. 0.999; 0: off); when
+    #                   on, validation, the best checkpoint's choice and shipped/evaluated models use the average
+    channels_last: bool = False  # NHWC memory layout for the networks and batches (faster convs on some CPUs/GPUs)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)

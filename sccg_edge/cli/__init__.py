@@ -28,9 +28,9 @@ def _root() -> None:
 
 
 def _register_all() -> None:
-    from sccg_edge.cli import bench, convert, data, demo, distill, evaluate, export, metrics, quantize, train
+    from sccg_edge.cli import bench, convert, cv, data, demo, distill, evaluate, export, metrics, quantize, train
 
-    for module in (demo, data, metrics, train, distill, evaluate, quantize, export, convert, bench):
+    for module in (demo, data, metrics, train, cv, distill, evaluate, quantize, export, convert, bench):
         module.register(app)
     _divert_library_output(app)
 

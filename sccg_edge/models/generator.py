@@ -33,7 +33,7 @@ from sccg_edge.models.blocks import (
 from sccg_edge.registry import Registry
 
 _CHOICES: dict[str, tuple[str, ...]] = {
-    "arch": ("resnet", "flat"),
+    "arch": ("resnet", "flat", "unet"),
     "norm": NORMS,
     "block": ("plain", "mobile"),
     "upsample": ("transpose", "resize"),
@@ -46,7 +46,9 @@ class GeneratorConfig:
     """Everything that defines a generator's architecture.
 
     Attributes:
-        arch: "resnet" (CycleGAN ResNet generator) or "flat" (no down/upsampling; needs ``n_down=0``).
+        arch: "resnet" (CycleGAN ResNet generator), "flat" (no down/upsampling; needs ``n_down=0``) or "unet" (the
+            resnet layout with pix2pix's U-Net skips: each upsampling and the head also see the encoder feature of
+            their resolution, concatenated; layer names and feature widths stay those of "resnet").
         ngf: width of the stem; each downsampling doubles it.
         n_blocks: number of residual blocks.
         n_down: number of stride-2 downsamplings (and matching upsamplings).
@@ -132,12 +134,13 @@ class Generator(nn.Module):
         self.blocks = nn.Sequential(
             OrderedDict((f"block{i}", block_cls(width, c.norm, c.padding)) for i in range(c.n_blocks)))
 
+        skip = 2 if c.arch == "unet" else 1  # U-Net: the encoder feature of the same resolution is concatenated
         dec: OrderedDict[str, nn.Module] = OrderedDict()
         for i in range(c.n_down):
             w_in = c.ngf * 2 ** (c.n_down - i)
-            dec[f"up{i}"] = up_block(w_in, w_in // 2, c.norm, c.upsample, c.padding)
+            dec[f"up{i}"] = up_block(w_in * skip, w_in // 2, c.norm, c.upsample, c.padding)
         self.decoder = nn.Sequential(dec)
-        self.head = nn.Sequential(padded_conv(c.ngf, c.out_ch * s2, 7, c.padding),
+        self.head = nn.Sequential(padded_conv(c.ngf * skip, c.out_ch * s2, 7, c.padding),
                                   *([nn.PixelShuffle(c.shuffle)] if c.shuffle > 1 else []), nn.Tanh())
 
     def check_input_size(self, height: int, width: int) -> None:
@@ -151,34 +154,46 @@ class Generator(nn.Module):
     def forward(self, x: Tensor) -> Tensor:  # (B, in_ch, H, W) in [-1, 1] -> (B, out_ch, H, W) in [-1, 1]
         if not _exporting():
             self.check_input_size(int(x.shape[-2]), int(x.shape[-1]))
-        return self.head(self.decoder(self.blocks(self.encoder(x))))
+        if self.config.arch != "unet":
+            return self.head(self.decoder(self.blocks(self.encoder(x))))
+        return self.forward_features(x, keep=False)[0]
 
-    def forward_features(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def forward_features(self, x: Tensor, keep: bool = True) -> tuple[Tensor, dict[str, Tensor]]:
         """Runs the generator and returns named intermediate features for distillation.
 
         Returns:
             ``(out, feats)`` where feats has "stem", "down{i}", "enc" (encoder output, (B, ngf*2**n_down, H/2**n_down,
             W/2**n_down)), "block{i}" after each residual block, "up{i}" and "dec" (decoder output, before the head).
         """
-        self.check_input_size(int(x.shape[-2]), int(x.shape[-1]))
+        if not _exporting():
+            self.check_input_size(int(x.shape[-2]), int(x.shape[-1]))
         feats: dict[str, Tensor] = {}
+        skips: list[Tensor] = []  # encoder features, full resolution first (U-Net only)
+        unet = self.config.arch == "unet"
         for name, module in self.encoder.named_children():
             x = module(x)
-            feats[name] = x
+            skips.append(x)
+            if keep:
+                feats[name] = x
         feats["enc"] = x
         for name, module in self.blocks.named_children():
             x = module(x)
-            feats[name] = x
+            if keep:
+                feats[name] = x
         for name, module in self.decoder.named_children():
-            x = module(x)
-            feats[name] = x
+            x = module(torch.cat([x, skips.pop()], dim=1) if unet else x)
+            if keep:
+                feats[name] = x
         feats["dec"] = x
-        return self.head(x), feats
+        return self.head(torch.cat([x, skips.pop()], dim=1) if unet else x), feats
 
 
 GENERATOR_PRESETS: Registry[GeneratorConfig] = Registry("generator preset")
 GENERATOR_PRESETS.register("paper")(GeneratorConfig())
 GENERATOR_PRESETS.register("paper-flat")(GeneratorConfig(arch="flat", n_down=0))
+# A teacher candidate of the recipe study: U-Net skips (pix2pix) over a deeper, shorter resnet trunk, so detail does not
+# have to pass through the bottleneck and most of the compute runs at 1/16 resolution.
+GENERATOR_PRESETS.register("unet")(GeneratorConfig(arch="unet", ngf=32, n_down=4, n_blocks=3))
 # Students: "mobile" blocks won the latency check (torch CPU, 2 threads, 512x512, median of 6): ngf16/6 blocks
 # mobile 125 ms (2.1 GMAC) vs plain 190 ms (8.9 GMAC); ngf8/4 blocks mobile 41 ms vs plain 53 ms.
 # "student-s-plain" is kept for INT8 comparisons (dense 3x3 convs quantize better than depthwise ones).

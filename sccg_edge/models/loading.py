@@ -75,11 +75,12 @@ def _weights_file(spec: str | Path, direction: str) -> Path:
             raise InputError("pickled checkpoints are refused because loading them can run arbitrary code; "
                              "convert the weights to .safetensors", path)
         return path
-    for candidate in (path / f"{key}.safetensors", path / "checkpoints" / "best" / "weights" / f"{key}.safetensors",
-                      path / "checkpoints" / "last" / "weights" / f"{key}.safetensors",
-                      path / "weights" / f"{key}.safetensors"):
-        if candidate.is_file():
-            return candidate
+    # In a run or checkpoint folder the weight average (``<key>_ema``, TrainConfig.ema) is the model when present.
+    for folder in (path, path / "checkpoints" / "best" / "weights", path / "checkpoints" / "last" / "weights",
+                   path / "weights"):
+        for name in ((f"{key}.safetensors",) if folder == path else (f"{key}_ema.safetensors", f"{key}.safetensors")):
+            if (folder / name).is_file():
+                return folder / name
     raise InputError(f"no {key}.safetensors found here; give a model folder, a run folder or a .safetensors file",
                      path)
 

@@ -116,10 +116,19 @@ def schedule(cfg: Any, n_train: int, rank: int = 0, world: int = 1) -> tuple[int
     return steps_per_epoch, steps_per_epoch * cfg.optim.epochs
 
 
-def should_stop(cfg: Any, state: dict[str, Any], t_start: float) -> str:
-    """Why the run must stop now ("max_steps", "max_minutes"), or "" to go on."""
+def budget_fraction(cfg: Any, wall_s: float) -> float | None:
+    """Share of the run's wall-clock budget (``budget_minutes``) spent after ``wall_s`` seconds; None without one."""
+    budget = float(getattr(cfg, "budget_minutes", 0.0) or 0.0)
+    return wall_s / (60.0 * budget) if budget > 0 else None
+
+
+def should_stop(cfg: Any, state: dict[str, Any], t_start: float, wall_s: float = 0.0) -> str:
+    """Why the run must stop now ("max_steps", "budget", "max_minutes"), or "" to go on."""
     if cfg.max_steps and state["global_step"] >= cfg.max_steps:
         return "max_steps"
+    spent = budget_fraction(cfg, wall_s)
+    if spent is not None and spent >= 1.0:
+        return "budget"
     if cfg.max_minutes and (now() - t_start) / 60.0 >= cfg.max_minutes:
         return "max_minutes"
     return ""
@@ -137,7 +146,9 @@ def run_epochs(run: Run, train: SliceSet, step: Step, end_epoch: Callable[[int],
     batch = cfg.optim.batch_size
     steps_per_epoch, total_steps = schedule(cfg, len(train), run.rank, run.world)
     last = run.out / "checkpoints" / "last"
-    stop_reason = ""
+    stop_reason = should_stop(cfg, state, run.t_start, run.wall_s())  # a resumed run whose budget is spent
+    if stop_reason:
+        return stop_reason
     while state["epoch"] < cfg.optim.epochs:
         epoch = state["epoch"]
         order = epoch_order(len(train), epoch, cfg.seed, run.rank, run.world)
@@ -146,7 +157,7 @@ def run_epochs(run: Run, train: SliceSet, step: Step, end_epoch: Callable[[int],
             idx = order[k * batch:(k + 1) * batch]
             mr, ct = make_batch(train, idx, epoch, cfg.seed, cfg.data,
                                 unpaired_shift=0 if cfg.loss.paired else 1 + epoch)
-            lr = cfg.optim.lr * lr_factor(state["global_step"], total_steps, cfg)
+            lr = cfg.optim.lr * lr_factor(state["global_step"], total_steps, cfg, budget_fraction(cfg, run.wall_s()))
             for opt in run.optims.values():
                 for group in opt.param_groups:
                     group["lr"] = lr
@@ -157,7 +168,7 @@ def run_epochs(run: Run, train: SliceSet, step: Step, end_epoch: Callable[[int],
             bar.advance(logs)
             if cfg.save_every_steps and state["global_step"] % cfg.save_every_steps == 0:
                 run.checkpoint(last)
-            stop_reason = should_stop(cfg, state, run.t_start)
+            stop_reason = should_stop(cfg, state, run.t_start, run.wall_s())
             if stop_reason:
                 break
         if stop_reason and state["step_in_epoch"] < steps_per_epoch:

@@ -76,8 +76,9 @@ def evaluate(nets: Networks, val: SliceSet, device: str, max_slices: int = 0) ->
 
     n = len(val) if not max_slices else min(max_slices, len(val))
     out: dict[str, float] = {}
-    for direction, gen, src, tgt in (("sct", nets.g_mr2ct, val.mr[:n], val.ct[:n]),
-                                     ("smr", nets.g_ct2mr, val.ct[:n], val.mr[:n])):
+    g_mr2ct, g_ct2mr = nets.inference()
+    for direction, gen, src, tgt in (("sct", g_mr2ct, val.mr[:n], val.ct[:n]),
+                                     ("smr", g_ct2mr, val.ct[:n], val.mr[:n])):
         pred = translate(gen, src, device=device)
         rows = [image_metrics(to_255(p), to_255(t), scale="uint8") for p, t in zip(pred, tgt)]
         out.update({f"{direction}_{k}": v for k, v in summarize(rows).items() if isinstance(v, (int, float))})
@@ -98,8 +99,9 @@ def save_samples(nets: Networks, val: SliceSet, path: Path, device: str, n: int 
     from PIL import Image
 
     idx = np.linspace(0, len(val) - 1, num=min(n, len(val))).round().astype(int).tolist()
-    sct = translate(nets.g_mr2ct, val.mr[idx], device=device)
-    smr = translate(nets.g_ct2mr, val.ct[idx], device=device)
+    g_mr2ct, g_ct2mr = nets.inference()
+    sct = translate(g_mr2ct, val.mr[idx], device=device)
+    smr = translate(g_ct2mr, val.ct[idx], device=device)
     rows = [np.concatenate([to_255(val.mr[i]), to_255(sct[k]), to_255(val.ct[i]), to_255(smr[k])], axis=1)
             for k, i in enumerate(idx)]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -137,8 +139,9 @@ def train_teacher(cfg: TrainConfig, out: Path, resume: bool = False, progress: b
     splits = load_splits(cfg.data, seed=cfg.seed)
     train, val = splits["train"], splits.get("val") or splits["train"]
     nets = build_networks(cfg, seed=cfg.seed)
+    layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
     for module in nets.as_dict().values():
-        module.to(device).train()
+        module.to(device, memory_format=layout).train()
     betas = (cfg.optim.beta1, cfg.optim.beta2)
     opt_g = torch.optim.Adam([p for g in nets.generators() for p in g.parameters()], lr=cfg.optim.lr, betas=betas)
     opt_d = torch.optim.Adam([p for d in nets.discriminators() for p in d.parameters()], lr=cfg.optim.lr, betas=betas)
@@ -151,11 +154,16 @@ def train_teacher(cfg: TrainConfig, out: Path, resume: bool = False, progress: b
     bar = StepProgress(progress and rank == 0, schedule(cfg, len(train), rank, world)[1], run.state["global_step"])
 
     def step(mr: torch.Tensor, ct: torch.Tensor) -> dict[str, float]:
+        mr, ct = mr.contiguous(memory_format=layout), ct.contiguous(memory_format=layout)
         return train_step(nets, opt_g, opt_d, mr, ct, cfg, autocast, scaler)
 
     def end_epoch(epoch: int) -> None:
         if (epoch + 1) % cfg.val_every and epoch + 1 != cfg.optim.epochs:
             return
+        validate(epoch)
+
+    def validate(epoch: int) -> None:
+        run.state["validated_step"] = run.state["global_step"]
         metrics = evaluate(nets, val, device, cfg.val_max_slices)
         save_samples(nets, val, out / "samples" / f"epoch_{epoch + 1:03d}.png", device)
         row = {"epoch": epoch + 1, "step": run.state["global_step"], "wall_s": round(run.wall_s(), 1), **metrics}
@@ -171,6 +179,8 @@ def train_teacher(cfg: TrainConfig, out: Path, resume: bool = False, progress: b
 
     with bar:
         stop_reason = run_epochs(run, train, step, end_epoch, bar, device)
+        if stop_reason == "budget" and rank == 0 and run.state.get("validated_step") != run.state["global_step"]:
+            validate(run.state["epoch"])  # the budget ends mid-epoch: score the final (fully decayed) weights too
     run.checkpoint(out / "checkpoints" / "last")
     summary = {"run": str(out), "stopped_by": stop_reason or "epochs", **run.state}
     if world > 1:

@@ -1,0 +1,56 @@
+"""Patient cross-validation: folds never share patients, each fold runs to its budget, the report gathers them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sccg_edge.cli import main
+from sccg_edge.train.cv import fold_splits
+
+from .test_training import TINY
+
+
+def test_fold_splits_cover_every_patient_once_as_test():
+    patients = ["34", "2", "16", "20", "21", "28", "32", "33"]
+    splits = fold_splits(patients, 4)
+    assert [s["test"] for s in splits] == [["2", "16"], ["20", "21"], ["28", "32"], ["33", "34"]]
+    for s in splits:
+        assert not set(s["test"]) & set(s["val"]) and not set(s["train"]) & set(s["test"] + s["val"])
+        assert sorted(s["train"] + s["val"] + s["test"], key=int) == sorted(patients, key=int)
+    with pytest.raises(Exception, match="at most 2 folds"):
+        fold_splits(["1", "2", "3", "4"], 3)
+
+
+@pytest.fixture(scope="module")
+def five_patients(tmp_path_factory):
+    from sccg_edge.data.phantom import write_phantom_dataset
+
+    root = tmp_path_factory.mktemp("cv") / "data"
+    write_phantom_dataset(root, patients=5, size=32, seed=1, slices=4)
+    return root
+
+
+def test_cv_trains_scores_resumes_and_refuses_other_options(five_patients, tmp_path, capsys):
+    out = tmp_path / "study"
+    sets = [x for pair in zip(["--set"] * 20, [a for a in TINY if a != "--set"]) for x in pair]
+    args = ["cv", "--data", str(five_patients), "--folds", "2", "--budget-minutes", "0.02", "--out", str(out),
+            "--json", *sets, "--set", "loss.lambda_cyc=0", "--set", "loss.lambda_ssim=1"]
+    assert main(args) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["folds_done"] == [0, 1]
+    tested = [p for f in result["folds"] for p in f["test"]]
+    assert sorted(tested) == sorted(set(tested)) and len(tested) == 5
+    for d in ("sct", "smr"):
+        for m in ("psnr", "ssim", "mae", "iou", "head_ssim", "head_mae"):
+            assert set(result["mean_std"][d][m]) == {"mean", "std"}
+    for name in ("cv.json", "folds.csv", "curves.csv", "curves.png", "report.md"):
+        assert (out / name).stat().st_size > 0, name
+    assert "mean +- std" in (out / "report.md").read_text()
+    steps = json.loads((out / "fold0" / "test.json").read_text())["steps"]
+    assert main(args) == 0  # a finished study: nothing is trained again
+    again = json.loads(capsys.readouterr().out)
+    assert again["folds"][0]["steps"] == steps and again["mean_std"] == result["mean_std"]
+    assert main([*args[:-2], "--set", "loss.lambda_ssim=2"]) == 2
+    assert "same options" in capsys.readouterr().err
