@@ -28,9 +28,22 @@ def _root() -> None:
 
 
 def _register_all() -> None:
-    from sccg_edge.cli import bench, convert, cv, data, demo, distill, evaluate, export, metrics, quantize, train
+    from sccg_edge.cli import (
+        bench,
+        convert,
+        cv,
+        data,
+        demo,
+        distill,
+        evaluate,
+        export,
+        metrics,
+        quantize,
+        review,
+        train,
+    )
 
-    for module in (demo, data, metrics, train, cv, distill, evaluate, quantize, export, convert, bench):
+    for module in (demo, data, metrics, train, cv, distill, evaluate, quantize, export, convert, bench, review):
         module.register(app)
     _divert_library_output(app)
 

@@ -1,0 +1,203 @@
+"""What a review shows: test slices of a split and every model's translation of them, through the Backend interface.
+
+A model list is comma-separated items ``[LABEL=]SPEC[@DIRECTION]``: ``SPEC`` is a shipped model name (``teacher``,
+``student-s``), a model or run folder, a generator ``.safetensors`` file, or an exported artifact (``.onnx``,
+OpenVINO ``.xml``, TensorRT ``.engine``). A generator pair serves both directions; an artifact serves the direction
+recorded beside it (``card.json`` / ``config.yaml``), or the one given after ``@``. ``LABEL`` names the model in the
+pages and reports (default: the shipped name, the artifact's folder name, or the file/folder name).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sccg_edge.errors import ConfigError, InputError
+
+DIRECTIONS = ("mr2ct", "ct2mr")
+TARGET_MODALITY = {"mr2ct": "CT", "ct2mr": "MR"}  # what a direction produces
+SOURCE_MODALITY = {"mr2ct": "MR", "ct2mr": "CT"}
+REAL = "real"  # the label of the real images (the study's control); no model may take it
+_LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One item of a model list: a display label, the spec to load, and the direction if it is pinned."""
+
+    label: str
+    spec: str
+    direction: str | None = None
+
+
+@dataclass
+class LoadedModel:
+    """A model spec loaded as one backend per direction it serves."""
+
+    label: str
+    spec: str
+    runners: dict[str, Any] = field(default_factory=dict)  # direction -> sccg_edge.backends.Backend
+
+    def describe(self) -> dict[str, Any]:
+        """Label, spec, and backend/precision per direction (JSON-friendly)."""
+        return {"label": self.label, "spec": self.spec,
+                "directions": {d: {"backend": r.name, "precision": r.precision} for d, r in self.runners.items()}}
+
+
+@dataclass
+class ReviewSlices:
+    """Paired slices of one split: ``ct`` and ``mr`` are (N, 1, S, S) float32 in [-1, 1]."""
+
+    names: list[str]
+    patients: list[str]
+    ct: np.ndarray
+    mr: np.ndarray
+    source: str
+    split: str
+
+    def pair(self, direction: str) -> tuple[np.ndarray, np.ndarray]:
+        """(input, ground truth) of ``direction``."""
+        return (self.mr, self.ct) if direction == "mr2ct" else (self.ct, self.mr)
+
+
+def default_label(spec: str) -> str:
+    """A short name for a spec: an artifact ``<folder>/model.xml`` is its folder's name, a file its stem."""
+    path = Path(spec)
+    if not path.exists():
+        return spec
+    if path.is_file():
+        return path.parent.name if path.stem == "model" else path.stem
+    return path.resolve().name
+
+
+def parse_models(text: str) -> list[ModelSpec]:
+    """Parse ``[LABEL=]SPEC[@DIRECTION],...`` (see module docs); labels must be unique and file-name safe."""
+    specs: list[ModelSpec] = []
+    for item in (t.strip() for t in text.split(",")):
+        if not item:
+            continue
+        label, _, spec = item.partition("=") if "=" in item else ("", "", item)
+        direction = None
+        if "@" in spec and spec.rsplit("@", 1)[1] in DIRECTIONS:
+            spec, direction = spec.rsplit("@", 1)
+        label = label.strip() or default_label(spec)
+        if not _LABEL_RE.match(label):
+            raise ConfigError(f"model label '{label}' is not usable: use letters, digits and . _ + - (at most 64), "
+                              f"e.g. int8={spec}")
+        if label == REAL:
+            raise ConfigError(f"'{REAL}' names the real images; give the model another label, e.g. mine={spec}")
+        if any(s.label == label for s in specs):
+            raise ConfigError(f"two models are labelled '{label}'; name them apart with LABEL=SPEC")
+        specs.append(ModelSpec(label=label, spec=spec.strip(), direction=direction))
+    if not specs:
+        raise ConfigError("--models is empty; give e.g. --models teacher,student-s")
+    return specs
+
+
+def _torch_directions(spec: ModelSpec) -> tuple[str, ...]:
+    if spec.direction:
+        return (spec.direction,)
+    path = Path(spec.spec)
+    if path.is_file() and path.suffix == ".safetensors":
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(path), framework="pt") as fh:
+                recorded = (fh.metadata() or {}).get("direction")
+        except Exception:  # noqa: BLE001 - the backend reports an unreadable file with its own message
+            recorded = None
+        if recorded in DIRECTIONS:
+            return (recorded,)
+    return DIRECTIONS
+
+
+def load_model(spec: ModelSpec, device: str = "cpu", threads: int = 0) -> LoadedModel:
+    """Load ``spec`` through :func:`sccg_edge.backends.load_backend`, one backend per direction it serves."""
+    from sccg_edge.backends import backend_for_artifact, load_backend
+
+    name = backend_for_artifact(spec.spec)
+    model = LoadedModel(label=spec.label, spec=spec.spec)
+    if name == "torch":
+        for d in _torch_directions(spec):
+            model.runners[d] = load_backend("torch", spec.spec, device=device, threads=threads, direction=d)
+        return model
+    runner = load_backend(name, spec.spec, device=device, threads=threads, direction=spec.direction)
+    if runner.direction not in DIRECTIONS:
+        raise InputError("this artifact does not record its direction; append @mr2ct or @ct2mr to it in --models",
+                         spec.spec)
+    model.runners[runner.direction] = runner
+    return model
+
+
+def load_models(specs: list[ModelSpec], device: str = "cpu", threads: int = 0) -> list[LoadedModel]:
+    """Load every spec (see :func:`load_model`)."""
+    return [load_model(s, device=device, threads=threads) for s in specs]
+
+
+def model_size(models: list[LoadedModel]) -> int:
+    """The slice size of the first model that states one (256 when none does)."""
+    for m in models:
+        for r in m.runners.values():
+            if getattr(r, "input_size", None):
+                return int(r.input_size)
+    return 256
+
+
+def load_slices(data: str = "", split: str = "test", size: int = 256, limit: int = 0) -> ReviewSlices:
+    """Slices of ``split`` (patient-level) at ``size``; ``limit`` > 0 keeps that many, spread along the head.
+
+    ``data`` empty: the shared real pairs when present, else the embedded phantom (as every other command).
+    """
+    from sccg_edge.config import DataConfig
+    from sccg_edge.train.slices import load_splits, resolve_data_root
+
+    cfg = DataConfig(root=data, size=size, crop=0, flip=False)
+    _, description = resolve_data_root(cfg)
+    sets = load_splits(cfg)
+    if split not in sets:
+        raise InputError(f"the data has no '{split}' split; available: {', '.join(sets)}", data or None)
+    s = sets[split]
+    n = len(s)
+    idx = np.unique(np.linspace(0, n - 1, num=min(limit, n)).round().astype(int)) if 0 < limit < n else np.arange(n)
+    return ReviewSlices(names=[s.names[i] for i in idx], patients=[s.patients[i] for i in idx],
+                        ct=s.ct[idx].numpy(), mr=s.mr[idx].numpy(), source=description, split=split)
+
+
+def translate(runner: Any, x: np.ndarray) -> np.ndarray:
+    """Run a backend over slices ``x`` (N, 1, S, S) in [-1, 1]; a model of another size runs on a fitted copy.
+
+    The fitted copy (resize + pad, :func:`sccg_edge.data.transforms.fit_to_size`) is mapped back onto the S x S grid,
+    so every output lies on the ground truth's grid.
+    """
+    from sccg_edge.data.transforms import fit_to_size, model_to_unit, restore_from_fit, unit_to_model
+
+    want = getattr(runner, "input_size", None)
+    batch = 4 if runner.name == "torch" else 1  # exported artifacts have a static batch of 1
+    if not want or want == x.shape[-1]:
+        return np.concatenate([runner(np.ascontiguousarray(x[i:i + batch], dtype=np.float32))
+                               for i in range(0, len(x), batch)])
+    outs = []
+    for img in x:
+        fitted, info = fit_to_size(model_to_unit(img[0]), int(want))
+        y = runner(unit_to_model(fitted)[None, None].astype(np.float32))[0, 0]
+        outs.append(unit_to_model(restore_from_fit(model_to_unit(y), info).clip(0.0, 1.0))[None])
+    return np.stack(outs).astype(np.float32)
+
+
+def run_models(models: list[LoadedModel], slices: ReviewSlices) -> dict[tuple[str, str], np.ndarray]:
+    """Every model's output per direction it serves: ``{(label, direction): (N, 1, S, S)}`` in [-1, 1]."""
+    out = {}
+    for m in models:
+        for d, runner in m.runners.items():
+            out[(m.label, d)] = translate(runner, slices.pair(d)[0])
+    return out
+
+
+def to_255(img: np.ndarray) -> np.ndarray:
+    """One slice (1, S, S) or (S, S) in [-1, 1] -> (S, S) float64 on the paper's 0..255 scale (clipped)."""
+    arr = np.asarray(img, dtype=np.float64)
+    return np.clip((arr.reshape(arr.shape[-2:]) + 1.0) * 127.5, 0.0, 255.0)
