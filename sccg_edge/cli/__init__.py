@@ -45,6 +45,9 @@ def _register_all() -> None:
 
     for module in (demo, data, metrics, train, cv, distill, evaluate, quantize, export, convert, bench, review):
         module.register(app)
+    from sccg_edge.cli import serve
+
+    serve.register(app)
     _divert_library_output(app)
 
 
