@@ -35,6 +35,16 @@ ensure_env() {
   fi
 }
 
+# The browser test of the review pages (tests/integration/test_review_browser.py) drives Debian's Chromium. Install it
+# when it is missing and this runs as root with apt-get; never fail the run over it (the test then skips, saying why).
+ensure_test_tools() {
+  if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[run.sh] installing chromium for the browser test (apt-get, once)" >&2
+    { timeout 900 apt-get update -qq && DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq \
+        --no-install-recommends chromium; } >/dev/null 2>&1 || echo "[run.sh] chromium not installed: the browser test will skip" >&2
+  fi
+}
+
 cmd="${1:-}"
 shift || true
 case "$cmd" in
@@ -44,6 +54,7 @@ case "$cmd" in
     ;;
   test)
     ensure_env
+    ensure_test_tools
     exec "$venv/bin/python" -m pytest "$@"
     ;;
   demo)

@@ -10,6 +10,7 @@ merged.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,7 +101,7 @@ def _one_per_reader(files: list[ReaderAnswers],
 def read_answer_file(path: Path, key: dict[str, Any]) -> ReaderAnswers:
     """Read and check one answer file against the key; raises :class:`BadAnswerFile` with the reason."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = path.read_bytes().decode("utf-8-sig")  # no newline translation: comments keep their line breaks
     except (OSError, UnicodeDecodeError) as err:
         raise BadAnswerFile(f"unreadable ({err})") from None
     study, reader, rows = _parse_csv(text) if path.suffix.lower() == ".csv" else _parse_json(text)
@@ -125,7 +126,7 @@ def _parse_json(text: str) -> tuple[str, str, list[dict[str, Any]]]:
 
 def _parse_csv(text: str) -> tuple[str, str, list[dict[str, Any]]]:
     try:
-        table = list(csv.reader(text.splitlines(keepends=True) if text else []))
+        table = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as err:
         raise BadAnswerFile(f"malformed CSV ({err})") from None
     if not table or table[0] != CSV_COLUMNS:
