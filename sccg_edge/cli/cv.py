@@ -15,6 +15,8 @@ def cv(
     out: Path = typer.Option(..., help="Study folder: one run per fold (fold0, ...); an existing one is continued."),
     data: Optional[Path] = typer.Option(None, help="Paired slices (default: ../shared pairs, else the phantom)."),
     only: str = typer.Option("", help="Train only these folds now, e.g. 0,3 (the report covers every finished one)."),
+    report_only: bool = typer.Option(False, "--report-only", help="Train nothing; rewrite the report of the "
+                                     "finished folds (e.g. after folds ran as separate processes)."),
     set_: list[str] = typer.Option([], "--set", help="Override a recipe key: --set loss.lambda_ssim=1"),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
@@ -29,7 +31,8 @@ def cv(
     except ValueError:
         raise ConfigError(f"--only {only!r}: give fold numbers separated by commas, e.g. 0,3") from None
     cfg = CvConfig(recipe=recipe, folds=folds, budget_minutes=budget_minutes, out=str(out),
-                   data=str(data) if data else "", only=only_folds, overrides=parse_set(set_))
+                   data=str(data) if data else "", only=only_folds, report_only=report_only,
+                   overrides=parse_set(set_))
     result = run_cv(cfg)
     if json_out:
         print_json(result)

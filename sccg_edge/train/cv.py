@@ -49,6 +49,7 @@ class CvConfig:
     out: str = ""
     data: str = ""  # empty: the shared pairs when present, else the embedded phantom
     only: tuple[int, ...] = ()  # train and score only these folds (the report covers every finished fold)
+    report_only: bool = False  # train nothing: gather the finished folds into the report
     overrides: dict[str, Any] = field(default_factory=dict)  # --set key=value of the recipe
 
     def __post_init__(self) -> None:
@@ -104,7 +105,7 @@ def run_cv(cfg: CvConfig, progress: bool = True) -> dict[str, Any]:
     splits = fold_splits(sorted({r.patient for r in list_pairs(root)}), cfg.folds)
     out.mkdir(parents=True, exist_ok=True)
     _check_same_study(out, cfg)
-    for k in cfg.only or range(cfg.folds):
+    for k in () if cfg.report_only else (cfg.only or range(cfg.folds)):
         fold_dir = out / f"fold{k}"
         train_cfg = fold_config(cfg, splits[k])
         resume = (fold_dir / "config.yaml").is_file()

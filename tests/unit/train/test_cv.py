@@ -49,6 +49,8 @@ def test_cv_trains_scores_resumes_and_refuses_other_options(five_patients, tmp_p
         assert (out / name).stat().st_size > 0, name
     assert "mean +- std" in (out / "report.md").read_text()
     steps = json.loads((out / "fold0" / "test.json").read_text())["steps"]
+    assert main([*args, "--report-only"]) == 0
+    assert json.loads(capsys.readouterr().out)["mean_std"] == result["mean_std"]
     assert main(args) == 0  # a finished study: nothing is trained again
     again = json.loads(capsys.readouterr().out)
     assert again["folds"][0]["steps"] == steps and again["mean_std"] == result["mean_std"]

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The teacher recipe study (issue 12): every variant is the `cpu` recipe plus overrides, cross-validated over patient
+# folds at the same wall-clock budget per fold (`sccg-edge cv`), two folds at a time with one thread each (the 2-core
+# machine runs both at once, so every variant gets the same machine share). Resumable: run it again after a stop.
+#   PATH=$(./run.sh env)/bin:$PATH bash benchmarks/recipe_study.sh [VARIANT ...]      (default: every variant)
+#   FOLDS="1 3" BUDGET=20 bash benchmarks/recipe_study.sh p1                          (screening folds / budget)
+# Results: runs/study/<variant>/ (cv.json, report.md, curves); the table: python benchmarks/recipe_study.py.
+set -euo pipefail
+BUDGET="${BUDGET:-20}"
+FOLDS="${FOLDS:-1 3}"
+COMMON=(--recipe cpu --folds 4 --budget-minutes "$BUDGET" --set threads=1 --set amp=bf16 --set val_every=1
+        --set data.crop=0 --set loss.lambda_cyc=0 --set loss.pix_floor=1.0)
+variant_args() {
+  case "$1" in
+    p0) echo "" ;;                                                        # paired, whole slices, plain L1 (issue's lead)
+    p1) echo "--set loss.lambda_ssim=50 --set ema=0.995" ;;               # + SSIM term + weight average
+    p2) echo "--set loss.lambda_ssim=50 --set ema=0.995 --set model.generator=unet --set model.ngf=0 --set model.n_blocks=0" ;;
+    p3) echo "--set loss.lambda_ssim=50 --set ema=0.995 --set loss.conditional_d=true --set loss.lambda_str=0" ;;
+    *) echo "unknown variant $1" >&2; exit 2 ;;
+  esac
+}
+for v in "${@:-p0 p1 p2 p3}"; do
+  read -r -a extra <<< "$(variant_args "$v")"
+  pids=()
+  for k in $FOLDS; do
+    sccg-edge cv "${COMMON[@]}" "${extra[@]}" --out "runs/study/$v" --only "$k" --json \
+      > "runs/study/$v.fold$k.json" 2> "runs/study/$v.fold$k.log" &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p"; done
+  sccg-edge cv "${COMMON[@]}" "${extra[@]}" --out "runs/study/$v" --report-only --json > "runs/study/$v.json"
+done
