@@ -32,8 +32,9 @@ def send_series(dest: Destination, files: list[Path], calling_aet: str, timeout:
         ae.add_requested_context(sop_class, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
     assoc = ae.associate(dest.host, dest.port, ae_title=dest.ae_title)
     if not assoc.is_established:
-        why = "rejected" if assoc.is_rejected else "aborted" if assoc.is_aborted else "could not connect"
-        return f"association with {dest} {why}"
+        if assoc.is_rejected:
+            return f"{dest} rejected the association (is our AE title {calling_aet} known to it?)"
+        return f"could not connect to {dest}, or it aborted the association"
     try:
         for path in files:
             status = assoc.send_c_store(dcmread(path))

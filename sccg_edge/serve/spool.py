@@ -93,6 +93,7 @@ class SeriesState:
     aborted: bool = False
     space_refused: set[str] = field(default_factory=set)
     invalid: str | None = None
+    on_disk: bool = False  # its folder and metadata exist
 
     def meta(self) -> dict[str, Any]:
         return {"series_uid": self.uid, "geometry": self.geometry, "first_received": self.first_received,
@@ -133,68 +134,72 @@ class Spool:
 
     def store(self, series_uid: str, sop_uid: str, data: bytes, assoc: str, geometry: dict[str, Any]
               ) -> tuple[Stored, str]:
-        """Write one instance durably into its series; returns what happened and a short reason."""
+        """Write one instance durably into its series; returns what happened and a short reason.
+
+        The association is recorded in the series' metadata before its first instance is written, so a node
+        killed mid-association finds the series held (not complete) when it restarts.
+        """
         with self._series_lock(series_uid):
             if series_uid in self.closed:
                 return self._late(series_uid, sop_uid, data)
-            st = self.series.get(series_uid)
-            diff = geometry_diff(st.geometry, geometry) if st is not None and st.geometry is not None else None
+            st = self.series.get(series_uid) or self._open(series_uid, geometry)
+            diff = geometry_diff(st.geometry, geometry) if st.geometry is not None else None
             if diff is not None:
                 reason = f"{diff} differs from the series' first instance"
                 self._taint(series_uid, f"instance {sop_uid}: {reason}")
                 return Stored.INCONSISTENT, reason
+            st.geometry = st.geometry or geometry
             if self.max_bytes is not None and self.used + len(data) > self.max_bytes:
-                self._refuse_space(series_uid, sop_uid)
+                self._refuse_space(st, sop_uid)
                 return Stored.NO_SPACE, f"spool budget of {self.max_bytes} bytes is used up"
             try:
-                st = st or self._new_series(series_uid, geometry)
-                if st.geometry is None:
-                    st.geometry = geometry
+                if assoc not in st.pending or not st.on_disk:
+                    st.pending.add(assoc)
+                    self._persist(st)
                 _write_instance(self.incoming(series_uid), sop_uid, data)
             except OSError as exc:
                 if not is_no_space(exc):
                     raise
-                self._refuse_space(series_uid, sop_uid)
+                self._refuse_space(st, sop_uid)
                 return Stored.NO_SPACE, "the spool's disk is full"
             with self._lock:
                 self.used += len(data)
             st.sops.add(sop_uid)
             st.last_received = time.time()
-            changed = sop_uid in st.space_refused or assoc not in st.pending
-            st.space_refused.discard(sop_uid)
-            st.pending.add(assoc)
-            if changed:
+            if sop_uid in st.space_refused:
+                st.space_refused.discard(sop_uid)
                 self._save_meta(st)
             return Stored.STORED, ""
 
-    def _new_series(self, uid: str, geometry: dict[str, Any] | None) -> SeriesState:
+    def _open(self, uid: str, geometry: dict[str, Any] | None) -> SeriesState:
+        """A new receiving series, in memory (:meth:`_persist` puts it on disk)."""
         now = time.time()
         st = SeriesState(uid, geometry=geometry, first_received=now, last_received=now)
-        folder = self.incoming(uid)
-        folder.mkdir(exist_ok=True)
-        fsync_dir(folder.parent)
-        try:
-            self._save_meta(st, strict=True)
-        except OSError:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
         with self._lock:
             self.series[uid] = st
             self.series_opened += 1
         return st
 
-    def _save_meta(self, st: SeriesState, strict: bool = False) -> None:
-        try:
-            write_json(self.incoming(st.uid) / META, st.meta())
-        except OSError:
-            if strict:
-                raise  # otherwise best effort: the in-memory state still holds it (e.g. the disk is full)
+    def _persist(self, st: SeriesState) -> None:
+        """Create the series folder if needed and write its metadata (raises OSError, e.g. when the disk is full)."""
+        folder = self.incoming(st.uid)
+        if not folder.is_dir():
+            folder.mkdir()
+            fsync_dir(folder.parent)
+        write_json(folder / META, st.meta())
+        st.on_disk = True
 
-    def _refuse_space(self, uid: str, sop: str) -> None:
-        st = self.series.get(uid)
-        if st is not None:
-            st.space_refused.add(sop)
-            self._save_meta(st)
+    def _save_meta(self, st: SeriesState) -> None:
+        """Best effort: when the disk is full the in-memory state still holds it, and a later save writes it."""
+        try:
+            self._persist(st)
+        except OSError:
+            pass
+
+    def _refuse_space(self, st: SeriesState, sop: str) -> None:
+        st.space_refused.add(sop)
+        st.last_received = time.time()
+        self._save_meta(st)
 
     def taint(self, uid: str, reason: str) -> None:
         """Mark a receiving series as invalid: it will be quarantined with ``reason`` instead of converted."""
@@ -205,12 +210,7 @@ class Spool:
     def _taint(self, uid: str, reason: str) -> None:
         if uid in self.closed:
             return
-        st = self.series.get(uid)
-        if st is None:
-            try:
-                st = self._new_series(uid, None)
-            except OSError:
-                return
+        st = self.series.get(uid) or self._open(uid, None)
         if st.invalid is None:
             st.invalid = reason
             st.last_received = time.time()
@@ -277,7 +277,10 @@ class Spool:
         with self._series_lock(uid):
             st = self.series[uid]
             dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(self.incoming(uid), dest)
+            if self.incoming(uid).is_dir():
+                os.replace(self.incoming(uid), dest)
+            else:  # nothing of it ever reached the disk (refused for lack of space, or invalid)
+                dest.mkdir()
             fsync_dir(dest.parent)
             fsync_dir(self.incoming(uid).parent)
             with self._lock:
@@ -322,7 +325,7 @@ class Spool:
             pending = set(meta.get("pending") or [])
             self.series[folder.name] = SeriesState(
                 folder.name, geometry=meta.get("geometry"), sops=sops,
-                first_received=float(meta.get("first_received") or last), last_received=last, pending=set(),
+                first_received=float(meta.get("first_received") or last), last_received=last, on_disk=True,
                 aborted=bool(meta.get("aborted")) or bool(pending) or not meta,
                 space_refused=set(meta.get("space_refused") or []) - sops, invalid=meta.get("invalid"))
 

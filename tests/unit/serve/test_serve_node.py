@@ -15,8 +15,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.unit.serve.conftest import (PHI_ID, PHI_NAME, SCU_AET, dcmtk, dest_series, done_records, echo, send,
-                                       series_datasets, wait_for, write_datasets)
+from tests.unit.serve.conftest import (
+    PHI_ID,
+    PHI_NAME,
+    SCU_AET,
+    dcmtk,
+    dest_series,
+    done_records,
+    echo,
+    send,
+    series_datasets,
+    wait_for,
+    write_datasets,
+)
 
 
 def _outputs(out: Path) -> list[Path]:
@@ -77,14 +88,14 @@ def test_no_patient_data_in_logs_status_or_records(make_node, phantom: Path, cap
 def test_echo_and_calling_ae_allow_list_with_dcmtk(make_node) -> None:
     echoscu = dcmtk("echoscu")
     node = make_node(allow=(SCU_AET, "OTHER"))
-    ok = subprocess.run([echoscu, "-aet", SCU_AET, "-aec", "SCCG", "127.0.0.1", str(node.port)], capture_output=True,
+    ok = subprocess.run([echoscu, "-aet", SCU_AET, "-aec", "SCCG", "127.0.0.1", str(node.port)], capture_output=True, check=False,
                         text=True, timeout=30)
     assert ok.returncode == 0, ok.stderr
     bad = subprocess.run([echoscu, "-aet", "INTRUDER", "-aec", "SCCG", "127.0.0.1", str(node.port)],
-                         capture_output=True, text=True, timeout=30)
+                         capture_output=True, text=True, timeout=30, check=False)
     assert bad.returncode != 0 and "reject" in (bad.stdout + bad.stderr).lower()
     wrong_called = subprocess.run([echoscu, "-aet", SCU_AET, "-aec", "NOTSCCG", "127.0.0.1", str(node.port)],
-                                  capture_output=True, text=True, timeout=30)
+                                  capture_output=True, text=True, timeout=30, check=False)
     assert wrong_called.returncode != 0
     assert echo(node.port)  # still serving
     counters = node.status()["counters"]
@@ -102,7 +113,7 @@ def test_storescu_in_storescp_out(make_node, storescp, phantom: Path, tmp_path: 
     for k in (0, 1):
         files = write_datasets(series_datasets(phantom / f"p00{k}" / "mr"), tmp_path / f"s{k}")
         res = subprocess.run([storescu, "-aet", SCU_AET, "-aec", "SCCG", "127.0.0.1", str(node.port),
-                              *map(str, files)], capture_output=True, text=True, timeout=60)
+                              *map(str, files)], capture_output=True, text=True, timeout=60, check=False)
         assert res.returncode == 0, res.stderr
         sent[k] = files
     records = wait_for(lambda: len(done_records(node.cfg.spool)) == 2 and done_records(node.cfg.spool), 60)
