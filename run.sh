@@ -43,6 +43,12 @@ ensure_test_tools() {
     { timeout 900 apt-get update -qq && DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq \
         --no-install-recommends chromium; } >/dev/null 2>&1 || echo "[run.sh] chromium not installed: the browser test will skip" >&2
   fi
+  # The DICOM node tests (tests/unit/serve) talk to dcmtk's storescu, echoscu and storescp; same rule.
+  if ! command -v storescu >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[run.sh] installing dcmtk for the DICOM node tests (apt-get, once)" >&2
+    { timeout 900 apt-get update -qq && DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq \
+        --no-install-recommends dcmtk; } >/dev/null 2>&1 || echo "[run.sh] dcmtk not installed: the dcmtk tests will skip" >&2
+  fi
 }
 
 cmd="${1:-}"

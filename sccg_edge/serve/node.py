@@ -41,9 +41,9 @@ class Node:
                              threads=self.cfg.threads)  # fail before listening if the model cannot be used
         self.model = {"label": tr.label, "backend": tr.backend, "precision": tr.precision, "size": tr.size}
         del tr
+        self.spool = Spool(self.cfg.spool, self.cfg.max_spool_bytes)
         if self.cfg.out is not None:
             self.cfg.out.mkdir(parents=True, exist_ok=True)
-        self.spool = Spool(self.cfg.spool, self.cfg.max_spool_bytes)
         self.pipeline = Pipeline(self.cfg, self.spool, self.stats)
         from sccg_edge.serve.scp import StorageSCP
 
