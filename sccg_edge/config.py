@@ -29,6 +29,8 @@ class DataConfig:
     affine: float = 0.0  # random joint zoom/rotation/shift of each training pair: 0 off; a: zoom 1 +- a,
     #                       rotation +- 100*a degrees, shift +- a/2 of the slice (validation is never augmented)
     ct_window: str = "brain"  # HU window used to map DICOM CT to [0, 1] (PNG pairs are already windowed)
+    register: str = "none"  # none | rigid | affine: register each pair's CT onto its MR (mutual information, couch
+    #                         removed; sccg_edge/data/register.py) before training, validation and scoring
     train_patients: str = ""  # comma-separated patient ids: a fixed split of your own (empty: the shared data's
     val_patients: str = ""  #   split for the shared pairs, else an automatic 80/10/10 patient split); every
     test_patients: str = ""  #   patient of the data must be named in exactly one of the three
@@ -102,6 +104,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "device": ("auto", "cpu", "cuda"),
     "amp": ("none", "bf16", "fp16"),
     "optim.schedule": ("constant", "linear", "cosine"),
+    "data.register": ("none", "rigid", "affine"),
 }
 
 

@@ -85,21 +85,28 @@ def torch_translator(spec: str | Path, direction: str, batch: int = 4) -> Transl
 
 
 def evaluate_model(spec: str | Path, split: str = "test", directions: tuple[str, ...] = ("mr2ct", "ct2mr"),
-                   data_root: str = "", size: int | None = None, patients: str = "") -> dict[str, Any]:
+                   data_root: str = "", size: int | None = None, patients: str = "", register: str = "none",
+                   tta: str = "none") -> dict[str, Any]:
     """Score a generator pair (shipped name, model folder or run folder) on a split of the paired data.
 
     A run or model folder trained on a patient split of its own (``data.train_patients`` ...) is scored on that
     split, so that its test patients are the ones it never trained on. ``patients`` (comma-separated ids) scores
-    exactly those patients instead, whatever split they are in.
+    exactly those patients instead, whatever split they are in. ``register`` scores against ground truth registered
+    onto the input (rigid/affine, :mod:`sccg_edge.data.register`); ``tta="flip"`` averages each prediction with its
+    mirrored twin (:mod:`sccg_edge.backends.tta`).
     """
+    from sccg_edge.backends.tta import with_tta
+
     fns = {d: torch_translator(spec, d) for d in directions}
     model_size = size or next(iter(fns.values())).size  # type: ignore[attr-defined]
-    data = DataConfig(root=data_root, size=model_size, crop=0, flip=False)
+    fns = {d: with_tta(fn, tta) for d, fn in fns.items()}
+    data = DataConfig(root=data_root, size=model_size, crop=0, flip=False, register=register)
+    extra = {"tta": tta, "registered_ground_truth": register}
     if not patients:
         data = dataclasses.replace(data, **patient_split_of(spec))
-        return {"model": str(spec), **evaluate_translators(fns, split, data)}
+        return {"model": str(spec), **evaluate_translators(fns, split, data), **extra}
     data, split = _only_patients(data, patients)
-    return {"model": str(spec), **evaluate_translators(fns, split, data), "split": f"patients {patients}"}
+    return {"model": str(spec), **evaluate_translators(fns, split, data), "split": f"patients {patients}", **extra}
 
 
 def _only_patients(data: DataConfig, patients: str) -> tuple[DataConfig, str]:

@@ -15,6 +15,10 @@ def evaluate(
     direction: str = typer.Option("both", help="both, mr2ct or ct2mr."),
     patients: str = typer.Option("", help="Score these patients (comma-separated ids) instead of a split, e.g. "
                                           "to check a run on patients it trained on."),
+    tta: str = typer.Option("none", help="Test-time augmentation: none, or flip (mean with the mirrored "
+                                         "prediction; twice the inference cost)."),
+    register_gt: str = typer.Option("none", "--register", help="Score against ground truth registered onto the input: none, rigid "
+                                              "or affine (mutual information; needs SimpleITK)."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """PSNR / SSIM / MAE / IoU of sCT and sMR on a split, whole slice and inside the head mask (0..255 scale)."""
@@ -25,7 +29,8 @@ def evaluate(
     if direction not in ("both", "mr2ct", "ct2mr"):
         raise InputError(f"--direction must be both, mr2ct or ct2mr, not '{direction}'")
     dirs = ("mr2ct", "ct2mr") if direction == "both" else (direction,)
-    report = evaluate_model(model, split, dirs, data_root=str(data) if data else "", patients=patients)
+    report = evaluate_model(model, split, dirs, data_root=str(data) if data else "", patients=patients,
+                            register=register_gt, tta=tta)
     if json_out:
         print_json(report)
         return

@@ -37,6 +37,8 @@ from sccg_edge.train.slices import resolve_data_root
 from sccg_edge.utils.fs import atomic_write_text
 
 METRICS = ("psnr", "ssim", "mae", "iou", "head_psnr", "head_ssim", "head_mae")
+#: per-fold score sets: plain, with flip test-time averaging, and (registered runs) against registered ground truth
+VIEWS = ("sct", "smr", "sct_tta", "smr_tta", "sct_registered", "smr_registered")
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class CvConfig:
     out: str = ""
     data: str = ""  # empty: the shared pairs when present, else the embedded phantom
     only: tuple[int, ...] = ()  # train and score only these folds (the report covers every finished fold)
-    report_only: bool = False  # train nothing: gather the finished folds into the report
+    report_only: bool = False  # train nothing: score finished folds not yet scored, and write the report
     overrides: dict[str, Any] = field(default_factory=dict)  # --set key=value of the recipe
 
     def __post_init__(self) -> None:
@@ -105,18 +107,44 @@ def run_cv(cfg: CvConfig, progress: bool = True) -> dict[str, Any]:
     splits = fold_splits(sorted({r.patient for r in list_pairs(root)}), cfg.folds)
     out.mkdir(parents=True, exist_ok=True)
     _check_same_study(out, cfg)
-    for k in () if cfg.report_only else (cfg.only or range(cfg.folds)):
+    for k in cfg.only or range(cfg.folds):
         fold_dir = out / f"fold{k}"
         train_cfg = fold_config(cfg, splits[k])
         resume = (fold_dir / "config.yaml").is_file()
         if resume:
             _check_same_fold(fold_dir, train_cfg)
+        if cfg.report_only:
+            if resume:
+                score_fold(fold_dir, k, train_cfg, cfg.data)
+            continue
         summary = train_teacher(train_cfg, fold_dir, resume=resume, progress=progress)
-        if summary["stopped_by"] in ("budget", "epochs") and not (fold_dir / "test.json").is_file():
-            report = evaluate_model(fold_dir, split="test", data_root=cfg.data)
-            report.update(fold=k, wall_s=summary["wall_s"], steps=summary["global_step"])
-            atomic_write_text(fold_dir / "test.json", json.dumps(report, indent=2))
+        if summary["stopped_by"] in ("budget", "epochs"):
+            score_fold(fold_dir, k, train_cfg, cfg.data)
     return write_report(out, cfg, splits, described)
+
+
+def score_fold(fold_dir: Path, k: int, train_cfg: TrainConfig, data_root: str) -> None:
+    """Score a finished fold's best checkpoint on its test patients (``test.json``), adding any missing view:
+    plain, flip test-time averaged, and against registered ground truth when the fold trained on registered pairs."""
+    state_file = fold_dir / "checkpoints" / "last" / "state.json"
+    if not state_file.is_file():
+        return
+    state = json.loads(state_file.read_text())
+    spent = state.get("wall_s", 0.0) >= 60.0 * train_cfg.budget_minutes
+    if not spent and state.get("epoch", 0) < train_cfg.optim.epochs:
+        return  # not finished: scored when its budget is spent
+    test_file = fold_dir / "test.json"
+    report = json.loads(test_file.read_text()) if test_file.is_file() else {}
+    if "sct" not in report:
+        report.update(evaluate_model(fold_dir, split="test", data_root=data_root))
+        report.update(fold=k, wall_s=state["wall_s"], steps=state["global_step"])
+    if "sct_tta" not in report:  # what flip test-time averaging buys
+        tta = evaluate_model(fold_dir, split="test", data_root=data_root, tta="flip")
+        report.update(sct_tta=tta["sct"], smr_tta=tta["smr"])
+    if train_cfg.data.register != "none" and "sct_registered" not in report:
+        reg = evaluate_model(fold_dir, split="test", data_root=data_root, register=train_cfg.data.register)
+        report.update(sct_registered=reg["sct"], smr_registered=reg["smr"])
+    atomic_write_text(test_file, json.dumps(report, indent=2))
 
 
 def _study_record(cfg: CvConfig) -> dict[str, Any]:
@@ -153,11 +181,11 @@ def write_report(out: Path, cfg: CvConfig, splits: list[dict[str, list[str]]], d
             continue
         rep = json.loads(test_file.read_text())
         folds.append({"fold": k, **splits[k], "wall_s": rep.get("wall_s"), "steps": rep.get("steps"),
-                      "n_slices": rep["n_slices"], "sct": rep["sct"], "smr": rep["smr"]})
-        for direction in ("sct", "smr"):
+                      "n_slices": rep["n_slices"], **{v: rep[v] for v in VIEWS if v in rep}})
+        for direction in [v for v in VIEWS if v in rep]:
             rows.append({"fold": k, "direction": direction, "test_patients": " ".join(splits[k]["test"]),
                          "n_slices": rep["n_slices"], **{m: rep[direction].get(m) for m in METRICS}})
-    summary = {d: _mean_std([f[d] for f in folds]) for d in ("sct", "smr")} if folds else {}
+    summary = {v: _mean_std([f[v] for f in folds]) for v in VIEWS if folds and all(v in f for f in folds)}
     result = {"study": _study_record(cfg), "data": data, "scale": "0..255", "folds_done": [f["fold"] for f in folds],
               "folds": folds, "mean_std": summary, "n_slices": sum(f["n_slices"] for f in folds)}
     atomic_write_text(out / "cv.json", json.dumps(result, indent=2))
@@ -246,6 +274,11 @@ def report_markdown(result: dict[str, Any], cfg: CvConfig) -> str:
                      f"{cell('sct', 'mae', 2)} | {cell('smr', 'psnr', 2)} / {cell('smr', 'ssim', 4)} / "
                      f"{cell('smr', 'mae', 2)} | {cell('sct', 'head_ssim', 4)} / {cell('sct', 'head_mae', 2)} | "
                      f"{cell('smr', 'head_ssim', 4)} / {cell('smr', 'head_mae', 2)} |")
+    for view, what in (("tta", "with flip test-time averaging"), ("registered", "against registered ground truth")):
+        if f"sct_{view}" in ms:
+            lines.append(f"\nMean +- std {what}: sCT SSIM {cell(f'sct_{view}', 'ssim', 4)} / MAE "
+                         f"{cell(f'sct_{view}', 'mae', 2)}; sMR SSIM {cell(f'smr_{view}', 'ssim', 4)} / MAE "
+                         f"{cell(f'smr_{view}', 'mae', 2)}.")
     lines += ["", "Learning curves (validation patient of each fold): `curves.csv`, `curves.png`.", ""]
     return "\n".join(lines)
 

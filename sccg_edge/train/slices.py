@@ -61,6 +61,10 @@ def load_splits(cfg: DataConfig, seed: int = 0) -> dict[str, SliceSet]:
         ct, mr = [], []
         for rec in recs:
             ct01, mr01 = load_pair(rec, ct_window=window)
+            if cfg.register != "none":
+                from sccg_edge.data.register import register_pair
+
+                ct01 = register_pair(ct01, mr01, cfg.register).ct
             ct.append(unit_to_model(fit_to_size(ct01, cfg.size)[0]))
             mr.append(unit_to_model(fit_to_size(mr01, cfg.size)[0]))
         out[split] = SliceSet(

@@ -42,7 +42,7 @@ def test_cv_trains_scores_resumes_and_refuses_other_options(five_patients, tmp_p
     assert result["folds_done"] == [0, 1]
     tested = [p for f in result["folds"] for p in f["test"]]
     assert sorted(tested) == sorted(set(tested)) and len(tested) == 5
-    for d in ("sct", "smr"):
+    for d in ("sct", "smr", "sct_tta", "smr_tta"):
         for m in ("psnr", "ssim", "mae", "iou", "head_ssim", "head_mae"):
             assert set(result["mean_std"][d][m]) == {"mean", "std"}
     for name in ("cv.json", "folds.csv", "curves.csv", "curves.png", "report.md"):
