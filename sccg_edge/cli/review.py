@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 
 MODELS_HELP = ("Comma-separated [LABEL=]SPEC[@DIRECTION]: shipped names (teacher, student-s, student-ps), model or "
-               "run folders, or exported artifacts (.onnx, OpenVINO .xml), e.g. teacher,student-s,int8=/tmp/q/model.xml")
+               "run folders, or exported artifacts (.onnx, OpenVINO .xml), e.g. teacher,student-s,int8=/tmp/q/model.xml"
+               " (one label may join two artifacts, one per direction)")
+DATA_HELP = "Paired slices (default: ../shared pairs, else the phantom)."
 
 study_app = typer.Typer(help="A blinded reader study: make the pages, score the answers.", no_args_is_help=True)
 
@@ -16,9 +18,9 @@ study_app = typer.Typer(help="A blinded reader study: make the pages, score the 
 def gallery(
     models: Annotated[str, typer.Option(help=MODELS_HELP)],
     out: Annotated[Path, typer.Option(help="New folder for index.html, img/, gallery.json and metrics.csv.")],
-    data: Annotated[Path | None, typer.Option(help="Paired slices (default: ../shared pairs, else the phantom).")] = None,
+    data: Annotated[Path | None, typer.Option(help=DATA_HELP)] = None,
     split: Annotated[str, typer.Option(help="Patient-level split to show.")] = "test",
-    reference: Annotated[str, typer.Option(help="Model of the second difference map ('none': no such map).")] = "teacher",
+    reference: Annotated[str, typer.Option(help="Model of the 2nd difference map ('none': no such map).")] = "teacher",
     slices: Annotated[int, typer.Option(help="At most this many slices, spread along the head (0: all).")] = 0,
     size: Annotated[int, typer.Option(help="Slice size (0: the first model's).")] = 0,
     threads: Annotated[int, typer.Option(help="CPU threads per backend (0: the runtime's default).")] = 0,
@@ -37,7 +39,9 @@ def gallery(
         return
     rows = {"page": Path(result["out"]) / "index.html", "data": result["data"], "slices": result["n_slices"]}
     for s in result["summary"]:
-        rows[f"{s['model']} {s['direction']}"] = (f"PSNR {s['gt_psnr']}  SSIM {s['gt_ssim']}  MAE {s['gt_mae']}")
+        rows[f"{s['model']} {s['direction']}"] = " ".join(
+            f"{name} {'-' if s[key] is None else format(s[key], fmt)}"
+            for name, key, fmt in (("PSNR", "gt_psnr", ".2f"), ("SSIM", "gt_ssim", ".3f"), ("MAE", "gt_mae", ".2f")))
     print_kv_table("gallery", rows)
 
 
@@ -46,7 +50,7 @@ def study_make(
     models: Annotated[str, typer.Option(help=MODELS_HELP)],
     out: Annotated[Path, typer.Option(help="New folder: study/ (hand this out), key.json (keep it), README.md.")],
     readers: Annotated[int, typer.Option(help="Number of readers (one page each, each in its own order).")] = 1,
-    data: Annotated[Path | None, typer.Option(help="Paired slices (default: ../shared pairs, else the phantom).")] = None,
+    data: Annotated[Path | None, typer.Option(help=DATA_HELP)] = None,
     split: Annotated[str, typer.Option(help="Patient-level split the slices come from.")] = "test",
     slices: Annotated[int, typer.Option(help="At most this many slices, spread along the head (0: all).")] = 0,
     seed: Annotated[int, typer.Option(help="Fixes the image names and every reader's order.")] = 0,

@@ -4,7 +4,8 @@ A model list is comma-separated items ``[LABEL=]SPEC[@DIRECTION]``: ``SPEC`` is 
 ``student-s``), a model or run folder, a generator ``.safetensors`` file, or an exported artifact (``.onnx``,
 OpenVINO ``.xml``, TensorRT ``.engine``). A generator pair serves both directions; an artifact serves the direction
 recorded beside it (``card.json`` / ``config.yaml``), or the one given after ``@``. ``LABEL`` names the model in the
-pages and reports (default: the shipped name, the artifact's folder name, or the file/folder name).
+pages and reports (default: the shipped name, the artifact's folder name, or the file/folder name); two artifacts of
+one model, one per direction, share a label.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def default_label(spec: str) -> str:
 
 
 def parse_models(text: str) -> list[ModelSpec]:
-    """Parse ``[LABEL=]SPEC[@DIRECTION],...`` (see module docs); labels must be unique and file-name safe."""
+    """Parse ``[LABEL=]SPEC[@DIRECTION],...`` (see module docs); labels must be file-name safe."""
     specs: list[ModelSpec] = []
     for item in (t.strip() for t in text.split(",")):
         if not item:
@@ -90,8 +91,6 @@ def parse_models(text: str) -> list[ModelSpec]:
                               f"e.g. int8={spec}")
         if label == REAL:
             raise ConfigError(f"'{REAL}' names the real images; give the model another label, e.g. mine={spec}")
-        if any(s.label == label for s in specs):
-            raise ConfigError(f"two models are labelled '{label}'; name them apart with LABEL=SPEC")
         specs.append(ModelSpec(label=label, spec=spec.strip(), direction=direction))
     if not specs:
         raise ConfigError("--models is empty; give e.g. --models teacher,student-s")
@@ -134,8 +133,23 @@ def load_model(spec: ModelSpec, device: str = "cpu", threads: int = 0) -> Loaded
 
 
 def load_models(specs: list[ModelSpec], device: str = "cpu", threads: int = 0) -> list[LoadedModel]:
-    """Load every spec (see :func:`load_model`)."""
-    return [load_model(s, device=device, threads=threads) for s in specs]
+    """Load every spec (see :func:`load_model`); specs of one label join into one model, one direction each.
+
+    So ``int8=sct/model.xml,int8=smr/model.xml`` is one model that serves both directions.
+    """
+    models: dict[str, LoadedModel] = {}
+    for s in specs:
+        loaded = load_model(s, device=device, threads=threads)
+        if s.label not in models:
+            models[s.label] = loaded
+            continue
+        both = sorted(set(models[s.label].runners) & set(loaded.runners))
+        if both:
+            raise ConfigError(f"two models labelled '{s.label}' both serve {', '.join(both)}; name them apart with "
+                              "LABEL=SPEC")
+        models[s.label].runners.update(loaded.runners)
+        models[s.label].spec += f",{s.spec}"
+    return list(models.values())
 
 
 def model_size(models: list[LoadedModel]) -> int:

@@ -3,7 +3,8 @@
   const data = JSON.parse(document.getElementById("gallery-data").textContent);
   const $ = (id) => document.getElementById(id);
   const fmt = (v, d) => (v === null || v === undefined ? "\u221e" : Number(v).toFixed(d));
-  const metricText = (m) => m ? "PSNR " + fmt(m.psnr, 2) + " \u00b7 SSIM " + fmt(m.ssim, 3) + " \u00b7 MAE " + fmt(m.mae, 1) : "";
+  const metricText = (m) => (m ? "PSNR " + fmt(m.psnr, 2) + " \u00b7 SSIM " + fmt(m.ssim, 3) +
+    " \u00b7 MAE " + fmt(m.mae, 1) : "");
   const dirName = { mr2ct: "MR \u2192 synthetic CT", ct2mr: "CT \u2192 synthetic MR" };
   const labels = data.models.map((m) => m.label);
   let current = -1;
@@ -35,7 +36,8 @@
   function buildRow(row) {
     const sec = el("section", { class: "row", id: "row-" + row.id, tabindex: "-1" });
     sec.dataset.direction = row.direction;
-    sec.appendChild(el("h2", {}, "Slice " + row.slice + " (patient " + row.patient + ") \u00b7 " + dirName[row.direction]));
+    sec.appendChild(el("h2", {}, "Slice " + row.slice + " (patient " + row.patient + ") \u00b7 " +
+      dirName[row.direction]));
     const grid = el("div", { class: "grid" });
     grid.style.gridTemplateColumns = "repeat(" + (2 + row.outputs.length) + ", minmax(120px, 200px))";
     const ctTarget = row.target_modality === "CT";
@@ -125,7 +127,11 @@
     current = Math.max(0, Math.min(rows.length - 1, i));
     const node = rows[current];
     node.classList.add("current");
-    if (scroll) { node.focus({ preventScroll: true }); node.scrollIntoView({ block: "start" }); }
+    if (scroll) {  // below the sticky header, not behind it
+      node.focus({ preventScroll: true });
+      const header = document.querySelector("header");
+      window.scrollTo(0, node.getBoundingClientRect().top + window.scrollY - header.offsetHeight - 8);
+    }
   }
 
   function applyWindow() {

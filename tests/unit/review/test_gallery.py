@@ -22,7 +22,8 @@ def gallery(tiny_data: Path, review_models: dict[str, Path], tmp_path_factory: p
     return out
 
 
-def test_gallery_metrics_are_the_project_metrics(gallery: Path, tiny_data: Path, review_models: dict[str, Path]) -> None:
+def test_gallery_metrics_are_the_project_metrics(gallery: Path, tiny_data: Path,
+                                                 review_models: dict[str, Path]) -> None:
     from sccg_edge.backends import load_backend
     from sccg_edge.metrics import image_metrics
     from sccg_edge.review.inputs import load_slices, to_255
