@@ -4,6 +4,8 @@
 # machine runs both at once, so every variant gets the same machine share). Resumable: run it again after a stop.
 #   PATH=$(./run.sh env)/bin:$PATH bash benchmarks/recipe_study.sh [VARIANT ...]      (default: every variant)
 #   FOLDS="1 3" BUDGET=20 bash benchmarks/recipe_study.sh p1                          (screening folds / budget)
+# On Linux with autogroup scheduling, nice values do not hold across sessions: the study ran with
+# `echo 0 > /proc/sys/kernel/sched_autogroup_enabled` so that other (niced) work on the machine did not eat its budget.
 # Results: runs/study/<variant>/ (cv.json, report.md, curves); the table: python benchmarks/recipe_study.py.
 set -euo pipefail
 BUDGET="${BUDGET:-20}"
@@ -16,10 +18,11 @@ variant_args() {
     p1) echo "--set loss.lambda_ssim=50 --set ema=0.995" ;;               # + SSIM term + weight average
     p2) echo "--set loss.lambda_ssim=50 --set ema=0.995 --set model.generator=unet --set model.ngf=0 --set model.n_blocks=0" ;;
     p3) echo "--set loss.lambda_ssim=50 --set ema=0.995 --set loss.conditional_d=true --set loss.lambda_str=0" ;;
+    p4) echo "--set loss.lambda_ssim=50 --set ema=0.995 --set data.register=rigid" ;;   # + CT registered onto MR
     *) echo "unknown variant $1" >&2; exit 2 ;;
   esac
 }
-for v in "${@:-p0 p1 p2 p3}"; do
+for v in "${@:-p0 p1 p2 p3 p4}"; do
   read -r -a extra <<< "$(variant_args "$v")"
   pids=()
   for k in $FOLDS; do

@@ -49,9 +49,9 @@ class Registration:
     scale: float
 
 
-def _sitk():  # noqa: ANN202
+def _sitk():
     try:
-        import SimpleITK as sitk  # noqa: N813
+        import SimpleITK as sitk
     except ImportError:
         raise MissingDependencyError("pair registration needs SimpleITK: pip install SimpleITK "
                                      "(or set data.register=none)") from None
@@ -129,7 +129,7 @@ def _fit(ct: np.ndarray, mr: np.ndarray, kind: str) -> Registration:
                         mi_before, mi_after, rotation, shift, scale)
 
 
-def _full_mi(sitk, fixed, moving, transform) -> float:  # noqa: ANN001
+def _full_mi(sitk, fixed, moving, transform) -> float:
     """Mattes mutual information over every pixel (larger is better), to compare before and after a fit."""
     method = sitk.ImageRegistrationMethod()
     method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=32)
@@ -139,7 +139,7 @@ def _full_mi(sitk, fixed, moving, transform) -> float:  # noqa: ANN001
     return -float(method.MetricEvaluate(fixed, moving))
 
 
-def _motion(transform, shape: tuple[int, int]) -> tuple[float, float, float]:  # noqa: ANN001
+def _motion(transform, shape: tuple[int, int]) -> tuple[float, float, float]:
     """(rotation in degrees, shift of the slice centre in pixels, mean scale) of a fitted 2-D transform."""
     sitk = _sitk()
     tx = transform.GetNthTransform(0) if hasattr(transform, "GetNthTransform") else transform
