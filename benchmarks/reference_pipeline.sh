@@ -2,7 +2,7 @@
 # How the shipped reference models and the committed CPU benchmark results were made, step by step.
 # Each step is one sccg-edge command; run from the repository root with the environment of ./run.sh
 # (e.g. `PATH=$(./run.sh env)/bin:$PATH bash benchmarks/reference_pipeline.sh STEP`).
-# Steps: teacher | teacher-bf16 | teacher-ngf64 | teacher-l1 | teacher-in | teacher-gap | ship-teacher | student | ship-student | student-xs | ship-student-xs |
+# Steps: recipe-study | registration-check | teacher | teacher-bf16 | teacher-ngf64 | teacher-l1 | teacher-in | teacher-gap | ship-teacher | student | ship-student | student-xs | ship-student-xs |
 #        student-ps | ship-student-ps | bench | bench-check | quant-table | convert | reader-study  (times: the 2-core Intel Xeon with AMX of 2026-11-25; bf16 autocast needs
 #        AVX512-BF16 or AMX, drop `--set amp=bf16` elsewhere and expect 2-3x longer training)
 set -euo pipefail
@@ -32,6 +32,13 @@ case "$step" in
     python benchmarks/teacher_gap.py --out "benchmarks/results/$(date +%Y-%m-%d)_teacher_gap" \
       --model shipped=teacher --model bf16=runs/teacher-bf16 --model ngf64=runs/teacher-ngf64-bf16 \
       --model l1=runs/teacher-l1 --model in-sample=runs/teacher-insample/checkpoints/last@34 > /dev/null ;;
+  recipe-study)  # ~100 min on 2 cores: five teacher recipes, each cross-validated on folds 1 and 3 for 20 min per fold
+                 # (benchmarks/recipe_study.sh), then the table (benchmarks/recipe_study.py)
+    bash benchmarks/recipe_study.sh p0 p1 p2 p3 p4
+    python benchmarks/recipe_study.py --study runs/study --out "benchmarks/results/$(date +%Y-%m-%d)_recipe_study" \
+      --notes benchmarks/notes/recipe_study.md ;;
+  registration-check) # ~5 min (cached after the first run): the CT-onto-MR registration of every shared pair
+    python benchmarks/registration_check.py --kind rigid --out "benchmarks/results/$(date +%Y-%m-%d)_registration" ;;
   ship-teacher)  # best validation epoch -> sccg_edge/weights/teacher (FP16 storage), card measured on val/test
     sccg-edge ship --run runs/teacher-cpu --dest sccg_edge/weights/teacher \
       --notes "$(cat benchmarks/notes/teacher.md)" ;;
