@@ -49,7 +49,7 @@ def main() -> None:
     flat = [{"variant": v, **r} for v, rs in curves.items() for r in rs]
     _write_csv(out / "curves.csv", flat)
     if curves:
-        plot_curves(curves, out / "curves.png")
+        plot_curves(curves, out / "curves.png", x="cpu_minutes")
     notes = Path(args.notes).read_text() if args.notes else ""
     (out / "report.md").write_text(_report(rows, study, notes))
     print(json.dumps({"out": str(out), "variants": [r["variant"] for r in rows]}))
@@ -57,10 +57,11 @@ def main() -> None:
 
 def _row(variant: str, cv: dict) -> dict:
     ms = cv["mean_std"]
-    steps = [f["steps"] / (f["wall_s"] / 60.0) for f in cv["folds"] if f.get("steps") and f.get("wall_s")]
+    clock = "cpu_s" if cv["study"]["overrides"].get("budget_clock") == "cpu" else "wall_s"
+    steps = [f["steps"] / (f[clock] / 60.0) for f in cv["folds"] if f.get("steps") and f.get(clock)]
     row = {"variant": variant, "overrides": " ".join(f"{k}={v}" for k, v in cv["study"]["overrides"].items()),
            "budget_min": cv["study"]["budget_minutes"], "folds": ",".join(str(f["fold"]) for f in cv["folds"]),
-           "n_slices": cv["n_slices"], "steps_per_min": round(sum(steps) / len(steps), 2) if steps else None}
+           "n_slices": cv["n_slices"], "steps_per_cpu_min": round(sum(steps) / len(steps), 2) if steps else None}
     for view in ("sct", "smr", "sct_tta", "smr_tta", "sct_registered", "smr_registered"):
         for m in ("psnr", "ssim", "mae", "head_ssim", "head_mae"):
             if view in ms and m in ms[view]:
@@ -78,12 +79,12 @@ def _report(rows: list[dict], study: Path, notes: str) -> str:
              "folds trained at once, one thread each.", "",
              "Mean over the folds done (test patients never trained or selected on), 0..255, whole slice; head-mask "
              "SSIM beside it. Bar: sCT SSIM >= 0.70 with MAE <= 20, sMR SSIM >= 0.65 with MAE <= 16.", "",
-             "| variant | folds | n | steps/min | sCT PSNR / SSIM / MAE | sMR PSNR / SSIM / MAE | head SSIM sCT / sMR "
+             "| variant | folds | n | steps per CPU min | sCT PSNR / SSIM / MAE | sMR PSNR / SSIM / MAE | head SSIM sCT / sMR "
              "| with flip TTA: SSIM sCT / sMR | overrides |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         tta = (f"{r['sct_tta_ssim']:.4f} / {r['smr_tta_ssim']:.4f}" if "sct_tta_ssim" in r else "")
         lines.append(
-            f"| {r['variant']} | {r['folds']} | {r['n_slices']} | {r['steps_per_min']} | {r['sct_psnr']:.2f} / "
+            f"| {r['variant']} | {r['folds']} | {r['n_slices']} | {r['steps_per_cpu_min']} | {r['sct_psnr']:.2f} / "
             f"{r['sct_ssim']:.4f} +- {r['sct_ssim_std']:.4f} / {r['sct_mae']:.2f} | {r['smr_psnr']:.2f} / "
             f"{r['smr_ssim']:.4f} +- {r['smr_ssim_std']:.4f} / {r['smr_mae']:.2f} | {r['sct_head_ssim']:.4f} / "
             f"{r['smr_head_ssim']:.4f} | {tta} | `{r['overrides'] or '(cpu recipe + common overrides)'}` |")

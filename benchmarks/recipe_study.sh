@@ -1,16 +1,15 @@
 #!/usr/bin/env bash
 # The teacher recipe study (issue 12): every variant is the `cpu` recipe plus overrides, cross-validated over patient
-# folds at the same wall-clock budget per fold (`sccg-edge cv`), two folds at a time with one thread each (the 2-core
-# machine runs both at once, so every variant gets the same machine share). Resumable: run it again after a stop.
+# folds at the same compute budget per fold (`sccg-edge cv`), two folds at a time with one thread each. Resumable: run it again after a stop.
 #   PATH=$(./run.sh env)/bin:$PATH bash benchmarks/recipe_study.sh [VARIANT ...]      (default: every variant)
 #   FOLDS="1 3" BUDGET=20 bash benchmarks/recipe_study.sh p1                          (screening folds / budget)
-# On Linux with autogroup scheduling, nice values do not hold across sessions: the study ran with
-# `echo 0 > /proc/sys/kernel/sched_autogroup_enabled` so that other (niced) work on the machine did not eat its budget.
+# The budget counts CPU minutes of each training process (budget_clock=cpu, one thread), so other work on the machine
+# slows a fold down but does not change how much compute it gets.
 # Results: runs/study/<variant>/ (cv.json, report.md, curves); the table: python benchmarks/recipe_study.py.
 set -euo pipefail
-BUDGET="${BUDGET:-20}"
+BUDGET="${BUDGET:-15}"
 FOLDS="${FOLDS:-1 3}"
-COMMON=(--recipe cpu --folds 4 --budget-minutes "$BUDGET" --set threads=1 --set amp=bf16 --set val_every=1
+COMMON=(--recipe cpu --folds 4 --budget-minutes "$BUDGET" --set budget_clock=cpu --set threads=1 --set amp=bf16 --set val_every=1
         --set data.crop=0 --set loss.lambda_cyc=0 --set loss.pix_floor=1.0)
 variant_args() {
   case "$1" in

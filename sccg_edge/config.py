@@ -89,8 +89,10 @@ class TrainConfig:
     max_minutes: float = 0.0  # stop (after checkpointing) once this much wall time has passed (0: no limit)
     val_max_slices: int = 0  # validate on at most this many slices (0: all of the validation split)
     val_every: int = 1  # validate (and pick the best checkpoint) every N epochs and after the last one
-    budget_minutes: float = 0.0  # a wall-clock budget for the whole run (over every resume): training stops when it
-    #                              is spent and the learning-rate schedule runs over it instead of over the epochs
+    budget_minutes: float = 0.0  # a time budget for the whole run (over every resume): training stops when it is
+    #                              spent and the learning-rate schedule runs over it instead of over the epochs
+    budget_clock: str = "wall"  # wall | cpu: what the budget counts; cpu = CPU time of the training process (all its
+    #                             threads), which other work on a shared machine does not eat into
     ema: float = 0.0  # decay of an exponential moving average of the generator weights (e.g. 0.999; 0: off); when
     #                   on, validation, the best checkpoint's choice and shipped/evaluated models use the average
     channels_last: bool = False  # NHWC memory layout for the networks and batches (faster convs on some CPUs/GPUs)
@@ -105,6 +107,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "amp": ("none", "bf16", "fp16"),
     "optim.schedule": ("constant", "linear", "cosine"),
     "data.register": ("none", "rigid", "affine"),
+    "budget_clock": ("wall", "cpu"),
 }
 
 

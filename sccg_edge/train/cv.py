@@ -3,14 +3,15 @@
 The patients of the paired data are sorted and dealt into ``folds`` contiguous groups; fold ``k`` tests on group
 ``k``, validates (best-checkpoint choice, learning curves) on the first patient of group ``k + 1`` and trains on the
 rest, so every patient is tested exactly once and no fold ever trains or selects on its test patients. Each fold is
-an ordinary training run folder ``OUT/fold<k>`` with a wall-clock budget (``budget_minutes``, counted over every
-resume, with the learning-rate schedule run over the budget), so an interrupted study continues where it stopped:
+an ordinary training run folder ``OUT/fold<k>`` with a time budget (``budget_minutes`` of wall-clock time, or of the
+training process's CPU time with ``--set budget_clock=cpu``, counted over every resume, with the learning-rate
+schedule run over the budget), so an interrupted study continues where it stopped:
 run the same command again. When a fold's budget is spent its best checkpoint is scored on its test patients
 (``OUT/fold<k>/test.json``), and the report gathers every finished fold::
 
     OUT/cv.json      the command's config, per-fold and mean +- std metrics (both directions, whole slice and head)
     OUT/folds.csv    one row per fold and direction
-    OUT/curves.csv   validation metrics against wall-clock minutes, every fold
+    OUT/curves.csv   validation metrics against wall-clock (and CPU) minutes, every fold
     OUT/curves.png   the same as a plot (SSIM and MAE of both directions)
     OUT/report.md    the table, the curves and the command
 """
@@ -130,14 +131,16 @@ def score_fold(fold_dir: Path, k: int, train_cfg: TrainConfig, data_root: str) -
     if not state_file.is_file():
         return
     state = json.loads(state_file.read_text())
-    spent = state.get("wall_s", 0.0) >= 60.0 * train_cfg.budget_minutes
+    clock = "cpu_s" if train_cfg.budget_clock == "cpu" else "wall_s"
+    spent = state.get(clock, 0.0) >= 60.0 * train_cfg.budget_minutes
     if not spent and state.get("epoch", 0) < train_cfg.optim.epochs:
         return  # not finished: scored when its budget is spent
     test_file = fold_dir / "test.json"
     report = json.loads(test_file.read_text()) if test_file.is_file() else {}
     if "sct" not in report:
         report.update(evaluate_model(fold_dir, split="test", data_root=data_root))
-        report.update(fold=k, wall_s=state["wall_s"], steps=state["global_step"])
+        report.update(fold=k, wall_s=state["wall_s"], cpu_s=state.get("cpu_s"), steps=state["global_step"],
+                      budget_clock=train_cfg.budget_clock)
     if "sct_tta" not in report:  # what flip test-time averaging buys
         tta = evaluate_model(fold_dir, split="test", data_root=data_root, tta="flip")
         report.update(sct_tta=tta["sct"], smr_tta=tta["smr"])
@@ -180,7 +183,8 @@ def write_report(out: Path, cfg: CvConfig, splits: list[dict[str, list[str]]], d
         if not test_file.is_file():
             continue
         rep = json.loads(test_file.read_text())
-        folds.append({"fold": k, **splits[k], "wall_s": rep.get("wall_s"), "steps": rep.get("steps"),
+        folds.append({"fold": k, **splits[k], "wall_s": rep.get("wall_s"), "cpu_s": rep.get("cpu_s"),
+                      "budget_clock": rep.get("budget_clock", "wall"), "steps": rep.get("steps"),
                       "n_slices": rep["n_slices"], **{v: rep[v] for v in VIEWS if v in rep}})
         for direction in [v for v in VIEWS if v in rep]:
             rows.append({"fold": k, "direction": direction, "test_patients": " ".join(splits[k]["test"]),
@@ -193,7 +197,8 @@ def write_report(out: Path, cfg: CvConfig, splits: list[dict[str, list[str]]], d
     curves = learning_curves(out, cfg.folds)
     _write_csv(out / "curves.csv", curves)
     if curves:
-        plot_curves({"": curves}, out / "curves.png")
+        cpu = str(cfg.overrides.get("budget_clock", "wall")) == "cpu"
+        plot_curves({"": curves}, out / "curves.png", x="cpu_minutes" if cpu else "minutes")
     atomic_write_text(out / "report.md", report_markdown(result, cfg))
     return result
 
@@ -216,13 +221,15 @@ def learning_curves(out: Path, folds: int) -> list[dict[str, Any]]:
             continue
         with path.open() as fh:
             for rec in csv.DictReader(fh):
-                rows.append({"fold": k, "minutes": round(float(rec["wall_s"]) / 60.0, 3), "step": int(rec["step"]),
+                rows.append({"fold": k, "minutes": round(float(rec["wall_s"]) / 60.0, 3),
+                             "cpu_minutes": round(float(rec.get("cpu_s") or "nan") / 60.0, 3), "step": int(rec["step"]),
                              **{f"{d}_{m}": float(rec[f"{d}_{m}"]) for d in ("sct", "smr") for m in ("ssim", "mae")}})
     return rows
 
 
-def plot_curves(curves: dict[str, list[dict[str, Any]]], path: Path) -> None:
-    """SSIM and MAE of both directions against minutes; one line per (label, fold)."""
+def plot_curves(curves: dict[str, list[dict[str, Any]]], path: Path, x: str = "minutes") -> None:
+    """SSIM and MAE of both directions against minutes (``x``: "minutes" wall-clock or "cpu_minutes" of the
+    training process); one line per (label, fold)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -235,13 +242,13 @@ def plot_curves(curves: dict[str, list[dict[str, Any]]], path: Path) -> None:
             pts = [r for r in rows if r["fold"] == fold]
             name = f"{label} fold {fold}".strip()
             for ax, key in zip(axes.flat, ("sct_ssim", "sct_mae", "smr_ssim", "smr_mae")):
-                ax.plot([p["minutes"] for p in pts], [p[key] for p in pts], color=colors[i % len(colors)],
+                ax.plot([p[x] for p in pts], [p[key] for p in pts], color=colors[i % len(colors)],
                         linestyle=("-", "--", ":", "-.")[fold % 4], label=name)
     for ax, key in zip(axes.flat, ("sct_ssim", "sct_mae", "smr_ssim", "smr_mae")):
         ax.set_title(f"validation {key.replace('_', ' ').upper()} (0..255, whole slice)", fontsize=9)
         ax.grid(alpha=0.3)
     for ax in axes[1]:
-        ax.set_xlabel("wall-clock minutes")
+        ax.set_xlabel("CPU minutes of the training process" if x == "cpu_minutes" else "wall-clock minutes")
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
     buf = io.BytesIO()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,15 +47,26 @@ class Run:
     state: dict[str, Any] = field(default_factory=dict)
     t_start: float = 0.0
     wall_before: float = 0.0
+    cpu_start: float = 0.0
+    cpu_before: float = 0.0
 
     def wall_s(self) -> float:
         """Training wall time of the run so far, over every resume."""
         return self.wall_before + now() - self.t_start
 
+    def cpu_s(self) -> float:
+        """CPU time of the training process (all its threads) so far, over every resume."""
+        return self.cpu_before + time.process_time() - self.cpu_start
+
+    def budget_s(self) -> float:
+        """Seconds spent on the clock the budget counts (``budget_clock``: wall or cpu)."""
+        return self.cpu_s() if getattr(self.cfg, "budget_clock", "wall") == "cpu" else self.wall_s()
+
     def checkpoint(self, folder: Path) -> None:
         """Write a checkpoint (rank 0 only): weights, optimizer states, the run state and the config."""
         if self.rank == 0:
             self.state["wall_s"] = self.wall_s()
+            self.state["cpu_s"] = self.cpu_s()
             save_checkpoint(folder, self.modules, self.optims, dict(self.state), self.config_yaml)
 
     def log(self, record: dict[str, Any]) -> None:
@@ -116,17 +128,20 @@ def schedule(cfg: Any, n_train: int, rank: int = 0, world: int = 1) -> tuple[int
     return steps_per_epoch, steps_per_epoch * cfg.optim.epochs
 
 
-def budget_fraction(cfg: Any, wall_s: float) -> float | None:
-    """Share of the run's wall-clock budget (``budget_minutes``) spent after ``wall_s`` seconds; None without one."""
+def budget_fraction(cfg: Any, spent_s: float) -> float | None:
+    """Share of the run's budget (``budget_minutes``) spent after ``spent_s`` seconds; None without a budget."""
     budget = float(getattr(cfg, "budget_minutes", 0.0) or 0.0)
-    return wall_s / (60.0 * budget) if budget > 0 else None
+    return spent_s / (60.0 * budget) if budget > 0 else None
 
 
-def should_stop(cfg: Any, state: dict[str, Any], t_start: float, wall_s: float = 0.0) -> str:
-    """Why the run must stop now ("max_steps", "budget", "max_minutes"), or "" to go on."""
+def should_stop(cfg: Any, state: dict[str, Any], t_start: float, spent_s: float = 0.0) -> str:
+    """Why the run must stop now ("max_steps", "budget", "max_minutes"), or "" to go on.
+
+    ``spent_s``: seconds spent on the budget's clock (:meth:`Run.budget_s`).
+    """
     if cfg.max_steps and state["global_step"] >= cfg.max_steps:
         return "max_steps"
-    spent = budget_fraction(cfg, wall_s)
+    spent = budget_fraction(cfg, spent_s)
     if spent is not None and spent >= 1.0:
         return "budget"
     if cfg.max_minutes and (now() - t_start) / 60.0 >= cfg.max_minutes:
@@ -143,10 +158,11 @@ def run_epochs(run: Run, train: SliceSet, step: Step, end_epoch: Callable[[int],
     """
     cfg, state = run.cfg, run.state
     run.t_start, run.wall_before = now(), float(state["wall_s"])
+    run.cpu_start, run.cpu_before = time.process_time(), float(state.get("cpu_s", 0.0))
     batch = cfg.optim.batch_size
     steps_per_epoch, total_steps = schedule(cfg, len(train), run.rank, run.world)
     last = run.out / "checkpoints" / "last"
-    stop_reason = should_stop(cfg, state, run.t_start, run.wall_s())  # a resumed run whose budget is spent
+    stop_reason = should_stop(cfg, state, run.t_start, run.budget_s())  # a resumed run whose budget is spent
     if stop_reason:
         return stop_reason
     while state["epoch"] < cfg.optim.epochs:
@@ -157,7 +173,7 @@ def run_epochs(run: Run, train: SliceSet, step: Step, end_epoch: Callable[[int],
             idx = order[k * batch:(k + 1) * batch]
             mr, ct = make_batch(train, idx, epoch, cfg.seed, cfg.data,
                                 unpaired_shift=0 if cfg.loss.paired else 1 + epoch)
-            lr = cfg.optim.lr * lr_factor(state["global_step"], total_steps, cfg, budget_fraction(cfg, run.wall_s()))
+            lr = cfg.optim.lr * lr_factor(state["global_step"], total_steps, cfg, budget_fraction(cfg, run.budget_s()))
             for opt in run.optims.values():
                 for group in opt.param_groups:
                     group["lr"] = lr
@@ -168,7 +184,7 @@ def run_epochs(run: Run, train: SliceSet, step: Step, end_epoch: Callable[[int],
             bar.advance(logs)
             if cfg.save_every_steps and state["global_step"] % cfg.save_every_steps == 0:
                 run.checkpoint(last)
-            stop_reason = should_stop(cfg, state, run.t_start, run.wall_s())
+            stop_reason = should_stop(cfg, state, run.t_start, run.budget_s())
             if stop_reason:
                 break
         if stop_reason and state["step_in_epoch"] < steps_per_epoch:

@@ -166,7 +166,8 @@ def train_teacher(cfg: TrainConfig, out: Path, resume: bool = False, progress: b
         run.state["validated_step"] = run.state["global_step"]
         metrics = evaluate(nets, val, device, cfg.val_max_slices)
         save_samples(nets, val, out / "samples" / f"epoch_{epoch + 1:03d}.png", device)
-        row = {"epoch": epoch + 1, "step": run.state["global_step"], "wall_s": round(run.wall_s(), 1), **metrics}
+        row = {"epoch": epoch + 1, "step": run.state["global_step"], "wall_s": round(run.wall_s(), 1),
+               "cpu_s": round(run.cpu_s(), 1), **metrics}
         run.log({"type": "epoch", **row})
         write_csv_row(out / "metrics.csv", row)
         if board is not None:

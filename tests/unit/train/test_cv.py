@@ -36,10 +36,11 @@ def test_cv_trains_scores_resumes_and_refuses_other_options(five_patients, tmp_p
     out = tmp_path / "study"
     sets = [x for pair in zip(["--set"] * 20, [a for a in TINY if a != "--set"]) for x in pair]
     args = ["cv", "--data", str(five_patients), "--folds", "2", "--budget-minutes", "0.02", "--out", str(out),
-            "--json", *sets, "--set", "loss.lambda_cyc=0", "--set", "loss.lambda_ssim=1"]
+            "--json", *sets, "--set", "loss.lambda_cyc=0", "--set", "budget_clock=cpu", "--set", "loss.lambda_ssim=1"]
     assert main(args) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["folds_done"] == [0, 1]
+    assert all(f["cpu_s"] >= 0.02 * 60 and f["budget_clock"] == "cpu" for f in result["folds"])
     tested = [p for f in result["folds"] for p in f["test"]]
     assert sorted(tested) == sorted(set(tested)) and len(tested) == 5
     for d in ("sct", "smr", "sct_tta", "smr_tta"):
