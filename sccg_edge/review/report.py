@@ -104,7 +104,7 @@ def markdown_report(summary: dict[str, Any]) -> str:
         lines.append("")
     lines += ["", "## How the figures are computed", "",
               ("Scores: very similar 5, similar 4, neutral 3, not similar 2, very dissimilar 1. Rate intervals are "
-               "Wilson 95% intervals, mean intervals t 95% intervals; both treat every answer as independent, which "
+               "Wilson 95% intervals, mean intervals t 95% intervals (clipped to 1..5); both treat every answer as independent, which "
                "answers of one reader are not, so they are optimistic. Alpha is Krippendorff's ordinal alpha "
                "(`krippendorff` package) over the images the readers rated in common."), ""]
     return "\n".join(lines)

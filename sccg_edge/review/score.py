@@ -40,7 +40,7 @@ def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
 
 
 def mean_interval(values: list[int]) -> tuple[float, float | None, float | None]:
-    """Mean and its t 95% interval (None for a single value)."""
+    """Mean and its t 95% interval, clipped to the 1..5 scale (None for a single value)."""
     from scipy import stats
 
     arr = np.asarray(values, dtype=np.float64)
@@ -48,7 +48,7 @@ def mean_interval(values: list[int]) -> tuple[float, float | None, float | None]
     if len(arr) < 2:
         return mean, None, None
     half = float(stats.t.ppf(0.975, len(arr) - 1) * arr.std(ddof=1) / math.sqrt(len(arr)))
-    return mean, mean - half, mean + half
+    return mean, max(1.0, mean - half), min(5.0, mean + half)
 
 
 def answer_stats(scores: list[int], positive: tuple[int, ...]) -> dict[str, Any]:

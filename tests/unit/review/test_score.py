@@ -55,6 +55,7 @@ def test_statistics_helpers() -> None:
     assert s["positive"] == 3 and s["positive_rate"] == 0.5 and s["counts"] == {"5": 1, "4": 1, "3": 1, "2": 1,
                                                                                 "1": 2}
     assert s["mean"] == pytest.approx(16 / 6) and s["mean_ci"][0] < s["mean"] < s["mean_ci"][1]
+    assert answer_stats([5, 5, 4], (5, 4, 3))["mean_ci"][1] == 5.0  # the t interval stays on the 1..5 scale
     import numpy as np
 
     assert krippendorff_alpha(np.array([[1, 2, 3, 4, 5.0], [1, 2, 3, 4, 5.0]]))[0] == pytest.approx(1.0)
