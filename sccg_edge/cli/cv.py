@@ -18,6 +18,10 @@ def cv(
     report_only: bool = typer.Option(False, "--report-only", help="Train nothing; rewrite the report of the "
                                      "finished folds (e.g. after folds ran as separate processes)."),
     set_: list[str] = typer.Option([], "--set", help="Override a recipe key: --set loss.lambda_ssim=1"),
+    students: str = typer.Option("", help="Also distil these student presets from each fold's teacher (e.g. "
+                                          "student-s,student-ps) and score them beside it on the fold's test patients."),
+    student_budget_minutes: float = typer.Option(10.0, help="Budget per student and fold (the teacher's clock)."),
+    student_set: list[str] = typer.Option([], "--student-set", help="Override a distill-cpu key for the students."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Cross-validate a recipe over patient folds: per-fold and mean +- std metrics, learning curves, a report."""
@@ -32,7 +36,8 @@ def cv(
         raise ConfigError(f"--only {only!r}: give fold numbers separated by commas, e.g. 0,3") from None
     cfg = CvConfig(recipe=recipe, folds=folds, budget_minutes=budget_minutes, out=str(out),
                    data=str(data) if data else "", only=only_folds, report_only=report_only,
-                   overrides=parse_set(set_))
+                   overrides=parse_set(set_), students=tuple(x.strip() for x in students.split(",") if x.strip()),
+                   student_budget_minutes=student_budget_minutes, student_overrides=parse_set(student_set))
     result = run_cv(cfg)
     if json_out:
         print_json(result)

@@ -53,6 +53,10 @@ class CvConfig:
     data: str = ""  # empty: the shared pairs when present, else the embedded phantom
     only: tuple[int, ...] = ()  # train and score only these folds (the report covers every finished fold)
     report_only: bool = False  # train nothing: score finished folds not yet scored, and write the report
+    students: tuple[str, ...] = ()  # student presets distilled from each fold's teacher (on the fold's training
+    #                                 patients) and scored beside it on the fold's test patients
+    student_budget_minutes: float = 10.0  # per student and fold, on the teacher's budget clock
+    student_overrides: dict[str, Any] = field(default_factory=dict)  # --student-set key=value of distill-cpu
     overrides: dict[str, Any] = field(default_factory=dict)  # --set key=value of the recipe
 
     def __post_init__(self) -> None:
@@ -121,6 +125,8 @@ def run_cv(cfg: CvConfig, progress: bool = True) -> dict[str, Any]:
         summary = train_teacher(train_cfg, fold_dir, resume=resume, progress=progress)
         if summary["stopped_by"] in ("budget", "epochs"):
             score_fold(fold_dir, k, train_cfg, cfg.data)
+            for preset in cfg.students:
+                distill_fold(cfg, fold_dir, preset, train_cfg, splits[k], progress)
     return write_report(out, cfg, splits, described)
 
 
@@ -148,6 +154,38 @@ def score_fold(fold_dir: Path, k: int, train_cfg: TrainConfig, data_root: str) -
         reg = evaluate_model(fold_dir, split="test", data_root=data_root, register=train_cfg.data.register)
         report.update(sct_registered=reg["sct"], smr_registered=reg["smr"])
     atomic_write_text(test_file, json.dumps(report, indent=2))
+
+
+#: distill-cpu overrides per student preset: student-ps folds space to depth, so its down0 has the resolution of
+#: the teacher's encoder output (the shipped student-ps was distilled the same way)
+STUDENT_DEFAULTS: dict[str, dict[str, Any]] = {"student-ps": {"loss.feature_pairs": "down0:enc"}}
+
+
+def distill_fold(cfg: CvConfig, fold_dir: Path, preset: str, train_cfg: TrainConfig, split: dict[str, list[str]],
+                 progress: bool = True) -> None:
+    """Distil ``preset`` from a fold's teacher on the fold's own training patients, then score it on the fold's
+    test patients (``FOLD/students/<preset>/test.json``); resumable like the teacher."""
+    from sccg_edge.train.distill import distill
+    from sccg_edge.train.distill_config import load_distill_config
+
+    out = fold_dir / "students" / preset
+    overrides = {**STUDENT_DEFAULTS.get(preset, {}), **cfg.student_overrides, "student.preset": preset,
+                 "budget_minutes": cfg.student_budget_minutes, "budget_clock": train_cfg.budget_clock,
+                 "threads": train_cfg.threads, "amp": train_cfg.amp, "data.size": train_cfg.data.size,
+                 "data.train_patients": ",".join(split["train"]), "data.val_patients": ",".join(split["val"]),
+                 "data.test_patients": ",".join(split["test"])}
+    if cfg.data:
+        overrides["data.root"] = cfg.data
+    dcfg = load_distill_config("distill-cpu", overrides)
+    dcfg = dataclasses.replace(dcfg, optim=dataclasses.replace(dcfg.optim, epochs=100_000))
+    resume = (out / "config.yaml").is_file()
+    if not (out / "student" / "g_mr2ct.safetensors").is_file() or resume and not (out / "test.json").is_file():
+        summary = distill(dcfg, str(fold_dir), out, resume=resume, progress=progress)
+        if summary["stopped_by"] not in ("budget", "epochs"):
+            return
+    if not (out / "test.json").is_file():
+        report = evaluate_model(out / "student", data_root=cfg.data, patients=",".join(split["test"]))
+        atomic_write_text(out / "test.json", json.dumps(report, indent=2))
 
 
 def _study_record(cfg: CvConfig) -> dict[str, Any]:
@@ -186,12 +224,19 @@ def write_report(out: Path, cfg: CvConfig, splits: list[dict[str, list[str]]], d
         folds.append({"fold": k, **splits[k], "wall_s": rep.get("wall_s"), "cpu_s": rep.get("cpu_s"),
                       "budget_clock": rep.get("budget_clock", "wall"), "steps": rep.get("steps"),
                       "n_slices": rep["n_slices"], **{v: rep[v] for v in VIEWS if v in rep}})
+        students = {}
+        for st_file in sorted((out / f"fold{k}" / "students").glob("*/test.json")):
+            st = json.loads(st_file.read_text())
+            students[st_file.parent.name] = {"sct": st["sct"], "smr": st["smr"]}
+        if students:
+            folds[-1]["students"] = students
         for direction in [v for v in VIEWS if v in rep]:
             rows.append({"fold": k, "direction": direction, "test_patients": " ".join(splits[k]["test"]),
                          "n_slices": rep["n_slices"], **{m: rep[direction].get(m) for m in METRICS}})
     summary = {v: _mean_std([f[v] for f in folds]) for v in VIEWS if folds and all(v in f for f in folds)}
     result = {"study": _study_record(cfg), "data": data, "scale": "0..255", "folds_done": [f["fold"] for f in folds],
-              "folds": folds, "mean_std": summary, "n_slices": sum(f["n_slices"] for f in folds)}
+              "folds": folds, "mean_std": summary, "n_slices": sum(f["n_slices"] for f in folds),
+              "student_gaps": student_gaps(folds)}
     atomic_write_text(out / "cv.json", json.dumps(result, indent=2))
     _write_csv(out / "folds.csv", rows)
     curves = learning_curves(out, cfg.folds)
@@ -201,6 +246,25 @@ def write_report(out: Path, cfg: CvConfig, splits: list[dict[str, list[str]]], d
         plot_curves({"": curves}, out / "curves.png", x="cpu_minutes" if cpu else "minutes")
     atomic_write_text(out / "report.md", report_markdown(result, cfg))
     return result
+
+
+def student_gaps(folds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per student: (student - teacher) PSNR and SSIM of both directions on each fold's test patients, their mean,
+    and whether the mean stays within 0.5 dB and 0.01 SSIM of the teacher (issue 12's bar for students)."""
+    out: dict[str, Any] = {}
+    names = sorted({name for f in folds for name in f.get("students", {})})
+    for name in names:
+        rows = []
+        for f in folds:
+            st = f.get("students", {}).get(name)
+            if st is None:
+                continue
+            rows.append({"fold": f["fold"], **{f"{d}_{m}": st[d][m] - f[d][m] for d in ("sct", "smr")
+                                               for m in ("psnr", "ssim")}})
+        mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k != "fold"}
+        within = all(mean[f"{d}_psnr"] >= -0.5 and mean[f"{d}_ssim"] >= -0.01 for d in ("sct", "smr"))
+        out[name] = {"per_fold": rows, "mean": mean, "within_0.5dB_0.01ssim": within}
+    return out
 
 
 def _mean_std(per_fold: list[dict[str, float]]) -> dict[str, dict[str, float]]:
@@ -286,6 +350,12 @@ def report_markdown(result: dict[str, Any], cfg: CvConfig) -> str:
             lines.append(f"\nMean +- std {what}: sCT SSIM {cell(f'sct_{view}', 'ssim', 4)} / MAE "
                          f"{cell(f'sct_{view}', 'mae', 2)}; sMR SSIM {cell(f'smr_{view}', 'ssim', 4)} / MAE "
                          f"{cell(f'smr_{view}', 'mae', 2)}.")
+    for name, gap in result.get("student_gaps", {}).items():
+        m = gap["mean"]
+        lines.append(f"\nStudent `{name}` minus the fold's teacher, mean over folds {[r['fold'] for r in gap['per_fold']]} "
+                     f"(test patients): sCT {m['sct_psnr']:+.2f} dB / {m['sct_ssim']:+.4f} SSIM, sMR "
+                     f"{m['smr_psnr']:+.2f} dB / {m['smr_ssim']:+.4f} SSIM; within 0.5 dB and 0.01 SSIM: "
+                     f"{'yes' if gap['within_0.5dB_0.01ssim'] else 'no'}.")
     lines += ["", "Learning curves (validation patient of each fold): `curves.csv`, `curves.png`.", ""]
     return "\n".join(lines)
 

@@ -58,6 +58,8 @@ class DistillConfig:
     save_every_steps: int = 0
     max_steps: int = 0
     max_minutes: float = 0.0
+    budget_minutes: float = 0.0  # a time budget over every resume; the learning-rate schedule runs over it (as train)
+    budget_clock: str = "wall"  # wall | cpu (CPU time of the process, all threads)
     val_max_slices: int = 0
     student: StudentConfig = field(default_factory=StudentConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -71,6 +73,8 @@ class DistillConfig:
             raise ConfigError(f"'device' must be one of auto, cpu, cuda, got {self.device!r}")
         if self.amp not in CHOICES["amp"]:
             raise ConfigError(f"'amp' must be one of {', '.join(CHOICES['amp'])}, got {self.amp!r}")
+        if self.budget_clock not in ("wall", "cpu"):
+            raise ConfigError(f"'budget_clock' must be wall or cpu, got {self.budget_clock!r}")
         if self.loss.feat_distance not in ("mse", "l1"):
             raise ConfigError(f"'loss.feat_distance' must be mse or l1, got {self.loss.feat_distance!r}")
 

@@ -55,5 +55,12 @@ def test_cv_trains_scores_resumes_and_refuses_other_options(five_patients, tmp_p
     assert main(args) == 0  # a finished study: nothing is trained again
     again = json.loads(capsys.readouterr().out)
     assert again["folds"][0]["steps"] == steps and again["mean_std"] == result["mean_std"]
+    assert main([*args, "--students", "student-xs", "--student-budget-minutes", "0.01", "--student-set",
+                 "student.ngf=4", "--student-set", "data.crop=32", "--student-set", "optim.batch_size=2"]) == 0
+    gaps = json.loads(capsys.readouterr().out)["student_gaps"]["student-xs"]
+    assert [r["fold"] for r in gaps["per_fold"]] == [0, 1]
+    assert set(gaps["mean"]) == {"sct_psnr", "sct_ssim", "smr_psnr", "smr_ssim"}
+    student = json.loads((out / "fold0" / "students" / "student-xs" / "test.json").read_text())
+    assert student["patients"] == result["folds"][0]["test"]  # scored on the fold's own test patients
     assert main([*args[:-2], "--set", "loss.lambda_ssim=2"]) == 2
     assert "same options" in capsys.readouterr().err
