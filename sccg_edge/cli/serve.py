@@ -42,6 +42,8 @@ def serve(
     forward_retries: Annotated[int, typer.Option(help="Quick forward attempts, back-off 1, 2, 4 ... s.")] = 5,
     forward_park: Annotated[float, typer.Option(help="After the quick attempts, retry a waiting series this "
                                                      "often (seconds).")] = 300.0,
+    remember_days: Annotated[float, typer.Option(help="Days a converted series is remembered: its re-sent "
+                                                      "instances are recognised, new ones quarantined.")] = 7.0,
     http_port: Annotated[int | None, typer.Option(help="Serve GET /status (JSON) and /metrics on this port "
                                                        "(127.0.0.1 unless --http-host).")] = None,
     http_host: Annotated[str, typer.Option(help="Address of the HTTP status endpoint.")] = "127.0.0.1",
@@ -60,7 +62,7 @@ def serve(
                       host=host, port=port, out=out, forward=parse_forward(forward), allow=parse_allow(allow),
                       workers=workers, threads=threads, backend=backend, size=size, idle_timeout=idle_timeout,
                       incomplete_timeout=incomplete_timeout, max_spool_bytes=max_spool_bytes,
-                      forward_retries=forward_retries, forward_park=forward_park,
+                      forward_retries=forward_retries, forward_park=forward_park, remember=remember_days * 86400.0,
                       http=(http_host, http_port) if http_port is not None else None)
     run(cfg)
 

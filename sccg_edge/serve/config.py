@@ -47,6 +47,8 @@ class ServeConfig:
         forward_backoff_max: longest wait between quick attempts, seconds.
         forward_park: after the quick attempts, the series waits in the spool and is retried this often, seconds.
         convert_attempts: a series whose conversion fails (or kills the node) this many times is quarantined.
+        remember: seconds a closed series is remembered (its re-sent instances are recognised, late ones
+            quarantined) and its done record kept; after that an instance of it starts a new series.
         http: optional (host, port) of a small HTTP endpoint serving /status (JSON) and /metrics (text).
         max_associations: concurrent associations accepted.
     """
@@ -71,6 +73,7 @@ class ServeConfig:
     forward_backoff_max: float = 60.0
     forward_park: float = 300.0
     convert_attempts: int = 3
+    remember: float = 7 * 86400.0
     http: tuple[str, int] | None = None
     max_associations: int = 16
 
@@ -87,6 +90,8 @@ class ServeConfig:
             raise ConfigError(f"--port {self.port} is not a TCP port (0-65535)")
         if self.workers < 1 or self.idle_timeout <= 0 or self.forward_retries < 1 or self.convert_attempts < 1:
             raise ConfigError("--workers, --idle-timeout, --forward-retries and --convert-attempts must be positive")
+        if self.remember <= 0:
+            raise ConfigError("--remember-days must be positive")
         if self.max_spool_bytes is not None and self.max_spool_bytes <= 0:
             raise ConfigError("--max-spool-bytes must be positive")
         if self.out is not None and _inside(Path(self.out), Path(self.spool)):

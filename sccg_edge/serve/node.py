@@ -17,6 +17,7 @@ from sccg_edge.serve.worker import Pipeline
 log = logging.getLogger("sccg_edge.serve")
 TICK_S = 0.2
 STATUS_EVERY_S = 1.0
+FORGET_EVERY_S = 600.0
 
 
 class Node:
@@ -41,7 +42,7 @@ class Node:
                              threads=self.cfg.threads)  # fail before listening if the model cannot be used
         self.model = {"label": tr.label, "backend": tr.backend, "precision": tr.precision, "size": tr.size}
         del tr
-        self.spool = Spool(self.cfg.spool, self.cfg.max_spool_bytes)
+        self.spool = Spool(self.cfg.spool, self.cfg.max_spool_bytes, self.cfg.remember)
         if self.cfg.out is not None:
             self.cfg.out.mkdir(parents=True, exist_ok=True)
         self.pipeline = Pipeline(self.cfg, self.spool, self.stats)
@@ -86,13 +87,16 @@ class Node:
             self.stop()
 
     def _schedule(self) -> None:
-        last_status = 0.0
+        last_status = last_forget = 0.0
         while not self._stop.wait(TICK_S):
             try:
                 self.pipeline.tick(self.scp.open_associations())
                 if time.monotonic() - last_status >= STATUS_EVERY_S:
                     self._write_status()
                     last_status = time.monotonic()
+                if time.monotonic() - last_forget >= FORGET_EVERY_S:
+                    self.spool.forget(keep=set(self.pipeline.pending))  # type: ignore[union-attr]
+                    last_forget = time.monotonic()
             except Exception:  # keep scheduling; the error is logged
                 log.exception("scheduler error")
 

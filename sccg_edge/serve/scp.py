@@ -20,6 +20,7 @@ from typing import Any
 from pydicom import uid as _uid
 from pydicom.dataset import Dataset
 from pynetdicom import AE, evt
+from pynetdicom.pdu_primitives import A_RELEASE
 from pynetdicom.presentation import StoragePresentationContexts
 from pynetdicom.sop_class import Verification
 
@@ -63,7 +64,8 @@ class StorageSCP:
         ae.add_supported_context(Verification)
         handlers = [(evt.EVT_C_STORE, self.on_store), (evt.EVT_C_ECHO, self.on_echo),
                     (evt.EVT_ESTABLISHED, self.on_established), (evt.EVT_RELEASED, self.on_released),
-                    (evt.EVT_ABORTED, self.on_aborted), (evt.EVT_REJECTED, self.on_rejected)]
+                    (evt.EVT_ABORTED, self.on_aborted), (evt.EVT_REJECTED, self.on_rejected),
+                    (evt.EVT_ACSE_RECV, self.on_acse_recv)]
         self.server = ae.start_server((self.cfg.host, self.cfg.port), block=False, evt_handlers=handlers)
         return int(self.server.server_address[1])
 
@@ -104,6 +106,14 @@ class StorageSCP:
         self.stats.add("associations_accepted")
         log.info("association %s from %s (%s) accepted", ours, event.assoc.requestor.ae_title,
                  event.assoc.requestor.address)
+
+    def on_acse_recv(self, event: Any) -> None:
+        """A release request: record it before pynetdicom answers it, so a sender whose release was confirmed
+        never meets a node that restarts thinking the association was cut short."""
+        primitive = event.primitive
+        if isinstance(primitive, A_RELEASE) and primitive.result is None:
+            self._flag(event.assoc, "released")
+            self.spool.association_ended(self._ours(event.assoc), released=True)
 
     def on_released(self, event: Any) -> None:
         self._flag(event.assoc, "released")

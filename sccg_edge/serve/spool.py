@@ -104,9 +104,10 @@ class SeriesState:
 class Spool:
     """The node's durable state; every public method is thread-safe."""
 
-    def __init__(self, root: Path, max_bytes: int | None = None) -> None:
+    def __init__(self, root: Path, max_bytes: int | None = None, remember_s: float = 7 * 86400.0) -> None:
         self.root = Path(root)
         self.max_bytes = max_bytes
+        self.remember_s = remember_s
         for sub in ("incoming", "jobs", "done", "quarantine"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self._lock_fd = _lock(self.root / "node.lock")
@@ -114,6 +115,7 @@ class Spool:
         self._series_locks: dict[str, threading.Lock] = {}
         self.series: dict[str, SeriesState] = {}
         self.closed: dict[str, set[str]] = {}  # claimed, done or quarantined series -> their instances
+        self._closed_at: dict[str, float] = {}
         self.series_opened = 0
         self._recover_incoming()
         self._load_closed()
@@ -232,6 +234,7 @@ class Spool:
                 return Stored.NO_SPACE, "the spool's disk is full"
             raise
         self.closed[uid].add(sop)
+        self._closed_at[uid] = time.time()
         return Stored.LATE, "series already closed; instance quarantined"
 
     def association_ended(self, assoc: str, released: bool) -> None:
@@ -285,6 +288,7 @@ class Spool:
             fsync_dir(self.incoming(uid).parent)
             with self._lock:
                 self.closed[uid] = set(st.sops)
+                self._closed_at[uid] = time.time()
                 del self.series[uid]
             return st
 
@@ -329,17 +333,37 @@ class Spool:
                 aborted=bool(meta.get("aborted")) or bool(pending) or not meta,
                 space_refused=set(meta.get("space_refused") or []) - sops, invalid=meta.get("invalid"))
 
+    def forget(self, keep: set[str]) -> None:
+        """Forget series closed more than ``remember_s`` ago (except ``keep``, the pending jobs) and delete their
+        done records: an instance of such a series arriving later starts a new series."""
+        horizon = time.time() - self.remember_s
+        with self._lock:
+            old = [uid for uid, at in self._closed_at.items() if at < horizon and uid not in keep]
+            for uid in old:
+                self.closed.pop(uid, None)
+                self._closed_at.pop(uid, None)
+                if uid not in self.series:
+                    self._series_locks.pop(uid, None)
+        for uid in old:
+            (self.root / "done" / f"{uid}.json").unlink(missing_ok=True)
+
     def _load_closed(self) -> None:
+        horizon = time.time() - self.remember_s
         for rec in (self.root / "done").glob("*.json"):
-            obj = read_json(rec)
-            if obj is not None:
+            obj, at = read_json(rec), rec.stat().st_mtime
+            if at < horizon:
+                rec.unlink(missing_ok=True)
+            elif obj is not None:
                 self.closed[rec.stem] = set(obj.get("instances") or [])
+                self._closed_at[rec.stem] = at
         for folder in (self.root / "jobs").iterdir():
             self.closed.setdefault(folder.name, set()).update(p.stem for p in (folder / "input").glob("*.dcm"))
+            self._closed_at[folder.name] = time.time()
         for folder in (self.root / "quarantine").iterdir():
             uid = folder.name.split("-")[0]
             if valid_uid(uid) and folder.is_dir():
                 self.closed.setdefault(uid, set()).update(p.stem for p in folder.glob("*.dcm"))
+                self._closed_at.setdefault(uid, folder.stat().st_mtime)
 
 
 def _write_instance(folder: Path, sop: str, data: bytes) -> None:

@@ -99,7 +99,8 @@ class Pipeline:
                 step(self.pending[uid])  # type: ignore[operator]
             except Exception:  # a bug: keep serving, retry later, and say so
                 log.exception("series %s: unexpected error; retrying later", uid)
-                self.pending[uid].next_at = time.time() + self.cfg.forward_park
+                if uid in self.pending:
+                    self.pending[uid].next_at = time.time() + self.cfg.forward_park
             finally:
                 with self._lock:
                     self._busy.discard(uid)

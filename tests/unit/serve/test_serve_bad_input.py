@@ -73,7 +73,7 @@ def test_missing_pixels_and_inconsistent_geometry_quarantine_the_series(make_nod
     assert "slice spacing is inconsistent" in _quarantined(node.cfg.spool, gap[0].SeriesInstanceUID)["reason"]
     assert not done_records(node.cfg.spool) and not list(node.cfg.out.iterdir())
     assert echo(node.port)
-    assert node.status()["counters"]["series_quarantined"] == 3
+    wait_for(lambda: node.status()["counters"]["series_quarantined"] == 3, 5, "three quarantined series counted")
 
 
 def test_compressed_pixels_without_a_decoder_are_refused(child_node, make_node, tmp_path: Path,
