@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 import sys
@@ -43,7 +44,7 @@ def test_killed_at_random_moments_nothing_lost_duplicated_or_partial(child_node,
             str(out), "--forward", f"127.0.0.1:{port}:DEST", "--idle-timeout", "0.3", "--threads", "1"]
     series = [series_datasets(phantom / f"p00{k}" / "mr") for k in range(4)]
     delivered = [False] * len(series)
-    rng = random.Random(16)
+    rng = random.Random(int(os.environ.get("SCCG_KILL_SEED", "16")))
 
     def sender(k: int, node_port: int) -> None:
         try:
