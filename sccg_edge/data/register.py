@@ -53,8 +53,8 @@ def _sitk():
     try:
         import SimpleITK as sitk
     except ImportError:
-        raise MissingDependencyError("pair registration needs SimpleITK: pip install SimpleITK "
-                                     "(or set data.register=none)") from None
+        raise MissingDependencyError("SimpleITK", "register", "pair registration (data.register, --register)") \
+            from None
     return sitk
 
 

@@ -90,7 +90,12 @@ def _discriminator(source: Path | None, key: str, ndf: int) -> tuple[PatchDiscri
         from safetensors import safe_open
 
         with safe_open(str(path), framework="pt") as fh:
-            width = int(fh.get_slice("layers.0.weight").get_shape()[0])
+            width, in_ch = (int(v) for v in fh.get_slice("layers.0.weight").get_shape()[:2])
+        if in_ch != 1:
+            raise ConfigError("the teacher's discriminator is conditional (it sees input and output stacked); the "
+                              "students' adversarial term uses an unconditional one: set loss.lambda_adv=0 (the "
+                              "distill-cpu default) or distil from a teacher trained with loss.conditional_d=false",
+                              path)
         disc = PatchDiscriminator(in_ch=1, ndf=width)
         load_module(disc, path)
         return disc, str(path)
