@@ -78,9 +78,20 @@ def make_inputs(source: Path | None, n: int, work: Path, size: int, slices: int)
     return folders
 
 
+def find_dcmtk(tool: str) -> str | None:
+    """Path of dcmtk's ``tool`` on PATH, skipping pynetdicom's Python apps of the same names (scripts)."""
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        path = Path(folder or ".") / tool
+        if path.is_file() and os.access(path, os.X_OK):
+            with path.open("rb") as fh:
+                if fh.read(2) != b"#!":
+                    return str(path)
+    return None
+
+
 def _storescu(port: int, folder: Path) -> dict[str, Any]:
     start = time.time()
-    res = subprocess.run(["storescu", "-aet", "LOADSCU", "-aec", "SCCG", "127.0.0.1", str(port),
+    res = subprocess.run([str(find_dcmtk("storescu")), "-aet", "LOADSCU", "-aec", "SCCG", "127.0.0.1", str(port),
                           *map(str, sorted(folder.glob("*.dcm")))], capture_output=True, text=True, check=False)
     return {"folder": str(folder), "rc": res.returncode, "start": start, "end": time.time(),
             "stderr": res.stderr[-300:]}
@@ -152,7 +163,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     load, single = inputs[:args.series], inputs[args.series:]
     dest_port, dest = _free_port(), work / "dest"
     dest.mkdir()
-    storescp = subprocess.Popen(["storescp", "-aet", "DEST", "-od", str(dest), str(dest_port)],
+    storescp = subprocess.Popen([str(find_dcmtk("storescp")), "-aet", "DEST", "-od", str(dest), str(dest_port)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     spool = work / "spool"
     node_cmd = [sys.executable, "-m", "sccg_edge", "serve", "--model", args.model, "--direction", "mr2ct",
@@ -248,7 +259,8 @@ def _report(r: dict[str, Any]) -> str:
               f"{r['concurrency']} concurrent dcmtk storescu associations; node model {r['model']}, "
               f"{r['workers']} worker(s) x {r['threads']} thread(s), idle timeout {r['idle_timeout_s']} s; "
               "destination dcmtk storescp.")
-    checked = (f"Checks: {checks['series_at_destination']} series at the destination for {r['series'] + r.get('single_series', 0)} sent; "
+    sent = r["series"] + r.get("single_series", 0)
+    checked = (f"Checks: {checks['series_at_destination']} series at the destination for {sent} sent; "
                f"geometry within {checks['max_geometry_diff']:g} mm of the input; dciodvfy errors on "
                f"{checks['dciodvfy_sample']['files']} sampled files: {checks['dciodvfy_sample']['errors']}; {verdict}.")
     queue = (f"Every series was received within {r['all_received_within_s']} s of the first instance sent, so the "
@@ -295,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / f"{date.today().isoformat()}_serve"))
     args = parser.parse_args(argv)
     for tool in ("storescu", "storescp"):
-        if shutil.which(tool) is None:
+        if find_dcmtk(tool) is None:
             print(f"error: {tool}: dcmtk is needed (apt-get install dcmtk)", file=sys.stderr)
             return 2
     result = run(args)

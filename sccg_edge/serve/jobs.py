@@ -73,7 +73,10 @@ class Jobs:
 
     def create(self, uid: str, instances: set[str], last_received: float) -> Job:
         job = Job(uid, instances=sorted(instances), last_received=last_received, claimed_at=time.time())
-        self.save(job)
+        try:
+            self.save(job)
+        except OSError:  # e.g. the disk is full: the next state change saves it; a restart rebuilds it from input/
+            pass
         return job
 
     def clean(self, job: Job) -> None:

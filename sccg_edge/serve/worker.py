@@ -225,14 +225,15 @@ class Pipeline:
         with self._lock:
             jobs = list(self.pending.values())
             busy = set(self._busy)
-        receiving = [uid for uid in self.spool.series if uid not in self.held]
+        held = self.held
+        receiving = [uid for uid in list(self.spool.series) if uid not in held]
         waiting = [{"series_uid": j.series_uid, "output_series_uid": j.output_series_uid,
                     "forward_attempts": j.forward_attempts, "last_error": j.last_error,
                     "next_try_in_s": round(max(0.0, j.next_at - time.time()), 1), "waiting": j.waiting}
                    for j in jobs if j.state == "converted" and j.last_error]
-        return {"receiving": len(receiving), "held": len(self.held),
+        return {"receiving": len(receiving), "held": len(held),
                 "to_convert": sum(j.state == "queued" for j in jobs),
                 "converting": sum(j.state == "queued" and j.series_uid in busy for j in jobs),
                 "to_deliver": sum(j.state == "converted" for j in jobs),
                 "forward_waiting": sum(j.waiting for j in jobs),
-                "held_series": dict(self.held), "delivery_failing": waiting}
+                "held_series": dict(held), "delivery_failing": waiting}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -49,9 +48,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def find_dcmtk(tool: str) -> str | None:
+    """Path of dcmtk's ``tool`` on PATH, skipping pynetdicom's Python apps of the same names (scripts)."""
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        path = Path(folder or ".") / tool
+        if path.is_file() and os.access(path, os.X_OK):
+            with path.open("rb") as fh:
+                if fh.read(2) != b"#!":
+                    return str(path)
+    return None
+
+
 def dcmtk(tool: str) -> str:
     """Path of a dcmtk tool, or skip the test with the reason."""
-    found = shutil.which(tool)
+    found = find_dcmtk(tool)
     if found is None:
         pytest.skip(f"dcmtk's {tool} is not installed (apt-get install dcmtk; ./run.sh test installs it as root)")
     return found

@@ -76,10 +76,10 @@ def test_destination_down_retries_then_waits_visibly(make_node, storescp, phanto
 
 
 def test_sigkill_during_conversion_then_restart(child_node, storescp, tmp_path: Path) -> None:
-    """The shipped student-ps converts a 24-slice series; the node is killed mid-conversion and restarted."""
+    """The shipped student-ps converts a 16-slice series; the node is killed mid-conversion and restarted."""
     from sccg_edge.data.phantom import write_phantom_dataset
 
-    write_phantom_dataset(tmp_path / "ph", patients=1, size=64, slices=24)
+    write_phantom_dataset(tmp_path / "ph", patients=1, size=64, slices=16)
     files = write_datasets(series_datasets(tmp_path / "ph" / "p000" / "mr"), tmp_path / "sent")
     port, dest, _ = storescp()
     spool, out = tmp_path / "spool", tmp_path / "out"
@@ -88,7 +88,7 @@ def test_sigkill_during_conversion_then_restart(child_node, storescp, tmp_path: 
     node = child_node(args, spool)
     from pydicom import dcmread
 
-    assert send(node.port, [dcmread(f) for f in files]) == [0] * 24
+    assert send(node.port, [dcmread(f) for f in files]) == [0] * 16
     wait_for(lambda: len(list(spool.glob("jobs/*/.output.*.partial/*.dcm"))) >= 2, 120, "conversion to be under way")
     node.kill()
     assert not list(out.iterdir()) and not dest_series(dest)  # nothing partial was published or forwarded
@@ -96,9 +96,9 @@ def test_sigkill_during_conversion_then_restart(child_node, storescp, tmp_path: 
     record = wait_for(lambda: done_records(spool), 180, "the resumed conversion")[0]
     assert "resuming series" in restarted.log.read_text()
     [folder] = list(out.iterdir())
-    assert folder.name == record["output_series_uid"] and len(list(folder.glob("*.dcm"))) == 24
+    assert folder.name == record["output_series_uid"] and len(list(folder.glob("*.dcm"))) == 16
     got = dest_series(dest)
-    assert list(got) == [record["output_series_uid"]] and len(set(got[folder.name])) == 24
+    assert list(got) == [record["output_series_uid"]] and len(set(got[folder.name])) == 16
     _no_partials(out, spool)
     wait_for(lambda: not list((spool / "jobs").iterdir()), 5, "the job folder to be removed")
     assert not list((spool / "incoming").iterdir())
