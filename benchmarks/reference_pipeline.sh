@@ -3,7 +3,7 @@
 # Each step is one sccg-edge command; run from the repository root with the environment of ./run.sh
 # (e.g. `PATH=$(./run.sh env)/bin:$PATH bash benchmarks/reference_pipeline.sh STEP`).
 # Steps: recipe-study | registration-check | teacher | teacher-bf16 | teacher-ngf64 | teacher-l1 | teacher-in | teacher-gap | ship-teacher | student | ship-student | student-xs | ship-student-xs |
-#        student-ps | ship-student-ps | bench | bench-check | quant-table | convert | reader-study  (times: the 2-core Intel Xeon with AMX of 2026-11-25; bf16 autocast needs
+#        student-ps | ship-student-ps | bench | bench-check | quant-table | convert | reader-study | serve-load  (times: the 2-core Intel Xeon with AMX of 2026-11-25; bf16 autocast needs
 #        AVX512-BF16 or AMX, drop `--set amp=bf16` elsewhere and expect 2-3x longer training)
 set -euo pipefail
 step="${1:?usage: benchmarks/reference_pipeline.sh STEP (see the list above)}"
@@ -98,5 +98,8 @@ case "$step" in
   reader-study)  # ~5 min: gallery of the shipped models (and student-s OpenVINO INT8) on the test patient, a blinded
                  # 3-reader study of them, screenshots of both pages in headless Debian chromium
     python benchmarks/reader_study.py --out "benchmarks/results/$(date +%Y-%m-%d)_reader_study" ;;
+  serve-load)    # ~5 min on 2 shared cores: `sccg-edge serve` (student-ps) under 20 porcine T2 series from 4 concurrent
+                 # dcmtk storescu associations, forwarded to dcmtk storescp (needs apt-get install dcmtk)
+    python benchmarks/serve_load.py --series 20 --concurrency 4 --model student-ps --workers 1 --threads 2 ;;
   *) echo "unknown step $step" >&2; exit 2 ;;
 esac

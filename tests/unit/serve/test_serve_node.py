@@ -137,3 +137,18 @@ def test_resent_and_late_instances_are_not_converted_again(make_node, phantom: P
     reason = json.loads((node.cfg.spool / "quarantine" / f"{datasets[0].SeriesInstanceUID}-late" /
                          "reason.json").read_text())
     assert reason["instances"] == [datasets[5].SOPInstanceUID]
+
+
+@pytest.mark.parametrize("fmt", ["onnx", pytest.param("openvino", marks=pytest.mark.slow)])
+def test_exported_artifacts_serve_too(make_node, phantom: Path, tiny_model: Path, tmp_path: Path, fmt: str) -> None:
+    """Any artifact convert takes: the tiny model exported by `sccg-edge export`, run by its runtime."""
+    from sccg_edge.cli import main
+
+    assert main(["export", "--model", str(tiny_model), "--direction", "mr2ct", "--format", fmt,
+                 "--out", str(tmp_path / fmt)]) == 0
+    artifact = tmp_path / fmt / ("model.onnx" if fmt == "onnx" else "model.xml")
+    node = make_node(model=str(artifact))
+    assert node.model["backend"] == ("onnxruntime" if fmt == "onnx" else "openvino")
+    assert send(node.port, series_datasets(phantom / "p002" / "mr")) == [0] * 6
+    record = wait_for(lambda: done_records(node.cfg.spool), 30, "the series converted by the artifact")[0]
+    assert record["n_slices"] == 6 and len(_outputs(node.cfg.out)) == 1
