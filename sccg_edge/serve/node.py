@@ -68,6 +68,7 @@ class Node:
             self._thread.join(10)
         if self._http is not None:
             self._http.shutdown()
+            self._http.server_close()
         self.scp.stop()
         self.pipeline.stop()
         self._write_status(stopped=True)

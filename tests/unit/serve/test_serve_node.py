@@ -62,9 +62,11 @@ def test_series_over_the_wire_becomes_one_valid_series(make_node, phantom: Path,
         assert not _dciodvfy_errors(path)
     status = json.loads((node.cfg.spool / "status.json").read_text())
     wait_for(lambda: json.loads((node.cfg.spool / "status.json").read_text())["counters"]["series_done"] == 1, 5)
-    metrics = urllib.request.urlopen(f"http://127.0.0.1:{node.http_port}/metrics", timeout=60).read().decode()
+    with urllib.request.urlopen(f"http://127.0.0.1:{node.http_port}/metrics", timeout=60) as rsp:
+        metrics = rsp.read().decode()
     assert "sccg_serve_series_done_total 1" in metrics and "sccg_serve_instances_received_total 6" in metrics
-    web = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{node.http_port}/status", timeout=60).read())
+    with urllib.request.urlopen(f"http://127.0.0.1:{node.http_port}/status", timeout=60) as rsp:
+        web = json.loads(rsp.read())
     assert web["latency_s"]["n"] == 1 and web["queue"]["to_convert"] == 0 and status["node"]["port"] == node.port
     assert not list((node.cfg.spool / "jobs").iterdir()) and not list((node.cfg.spool / "incoming").iterdir())
 
@@ -109,7 +111,7 @@ def test_storescu_in_storescp_out(make_node, storescp, phantom: Path, tmp_path: 
 
     storescu = dcmtk("storescu")
     port, dest, _ = storescp()
-    node = make_node(forward=Destination("127.0.0.1", port, "DEST"), out=None)
+    node = make_node(forward=Destination("127.0.0.1", port, "DEST"), out=None, workers=2)
     sent = {}
     for k in (0, 1):
         files = write_datasets(series_datasets(phantom / f"p00{k}" / "mr"), tmp_path / f"s{k}")
@@ -152,3 +154,15 @@ def test_exported_artifacts_serve_too(make_node, phantom: Path, tiny_model: Path
     assert send(node.port, series_datasets(phantom / "p002" / "mr")) == [0] * 6
     record = wait_for(lambda: done_records(node.cfg.spool), 30, "the series converted by the artifact")[0]
     assert record["n_slices"] == 6 and len(_outputs(node.cfg.out)) == 1
+
+
+def test_ct2mr_node_takes_ct_and_refuses_mr(make_node, phantom: Path) -> None:
+    from sccg_edge.data.dicom import read_series
+
+    node = make_node(direction="ct2mr")
+    assert send(node.port, series_datasets(phantom / "p001" / "mr")[:1]) == [0x0122]
+    ct = series_datasets(phantom / "p001" / "ct")
+    assert send(node.port, ct) == [0] * 6
+    record = wait_for(lambda: done_records(node.cfg.spool), 30, "the CT series to be converted")[0]
+    got = read_series(node.cfg.out / record["output_series_uid"])
+    assert got.modality == "MR" and got.shape == (6, 32, 32)
