@@ -120,7 +120,7 @@ class Jobs:
                 job = Job(uid, instances=[p.stem for p in files], last_received=last, claimed_at=time.time())
             else:
                 job = Job.from_dict(obj)
-            if job.state != "converted":
+            if job.state != "converted" or not any(self.output(uid).glob("*.dcm")):
                 job.state = "queued"
             self.clean(job)
             self.save(job)

@@ -9,6 +9,7 @@ import threading
 import time
 from typing import Any
 
+from sccg_edge.errors import ConfigError
 from sccg_edge.serve.config import ServeConfig
 from sccg_edge.serve.spool import Spool, write_json
 from sccg_edge.serve.status import Stats, start_http
@@ -49,8 +50,13 @@ class Node:
         from sccg_edge.serve.scp import StorageSCP
 
         self.scp = StorageSCP(self.cfg, self.spool, self.stats)
+        try:
+            self.port = self.scp.start()
+        except OSError as exc:
+            self.spool.close()
+            raise ConfigError(f"cannot listen on {self.cfg.host}:{self.cfg.port} ({exc.strerror or exc}); choose "
+                              "another --port or stop what uses it") from None
         self.pipeline.start()
-        self.port = self.scp.start()
         if self.cfg.http is not None:
             self._http = start_http(self.cfg.http[0], self.cfg.http[1], self.status)
             self.http_port = int(self._http.server_address[1])

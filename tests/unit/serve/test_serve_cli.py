@@ -48,3 +48,10 @@ def test_cli_import_does_not_load_pynetdicom() -> None:
     code = "import sys\nimport sccg_edge.cli, sccg_edge.serve\nprint('pynetdicom' in sys.modules)"
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert res.stdout.strip() == "False"
+
+
+def test_a_port_in_use_is_a_one_line_error(make_node, tmp_path: Path) -> None:
+    node = make_node()
+    rc, err = _run(["--model", str(node.cfg.model), "--direction", "mr2ct", "--spool", str(tmp_path / "spool2"),
+                    "--out", str(tmp_path / "out2"), "--host", "127.0.0.1", "--port", str(node.port)])
+    assert rc == 2 and "cannot listen on 127.0.0.1:" in err and len(err.strip().splitlines()) == 1, err

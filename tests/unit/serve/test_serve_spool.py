@@ -74,7 +74,8 @@ def test_recovered_jobs_keep_only_what_their_state_vouches_for(tmp_path: Path) -
         job = jobs.create(uid, {f"{uid}.1"}, time.time())
         job.state = state
         jobs.save(job)
-        (jobs.output(uid)).mkdir()
+        jobs.output(uid).mkdir()
+        (jobs.output(uid) / "0001.dcm").write_bytes(b"x")
         (jobs.folder(uid) / ".output.x.partial").mkdir()
     os.makedirs(jobs.folder("1.2.7"))  # a claim cut short before the input moved
     spool.close()
@@ -83,3 +84,5 @@ def test_recovered_jobs_keep_only_what_their_state_vouches_for(tmp_path: Path) -
     assert sorted(p.name for p in jobs.folder("1.2.5").iterdir()) == ["input", "job.json"]
     assert sorted(p.name for p in jobs.folder("1.2.6").iterdir()) == ["input", "job.json", "output"]
     assert not jobs.folder("1.2.7").exists()
+    (jobs.output("1.2.6") / "0001.dcm").unlink()  # a converted job whose output vanished is converted again
+    assert {job.series_uid: job.state for job in Jobs(tmp_path / "s").recover()}["1.2.6"] == "queued"
