@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sccg_edge.serve.checks import valid_uid
-from sccg_edge.serve.spool import read_json, write_json
+from sccg_edge.serve.files import read_json, write_json
 from sccg_edge.utils.fs import fsync_dir
 
 

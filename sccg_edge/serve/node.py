@@ -11,7 +11,8 @@ from typing import Any
 
 from sccg_edge.errors import ConfigError
 from sccg_edge.serve.config import ServeConfig
-from sccg_edge.serve.spool import Spool, write_json
+from sccg_edge.serve.files import write_json
+from sccg_edge.serve.spool import Spool
 from sccg_edge.serve.status import Stats, start_http
 from sccg_edge.serve.worker import Pipeline
 

@@ -19,9 +19,6 @@ A series with an instance refused as invalid (inconsistent geometry, no pixels) 
 from __future__ import annotations
 
 import enum
-import errno
-import fcntl
-import json
 import os
 import shutil
 import threading
@@ -30,44 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sccg_edge.errors import ConfigError
 from sccg_edge.serve.checks import geometry_diff, valid_uid
-from sccg_edge.utils.fs import atomic_write_text, fsync_dir
+from sccg_edge.serve.files import is_no_space, lock_spool, read_json, tree_bytes, write_instance, write_json
+from sccg_edge.utils.fs import fsync_dir
 
 META = ".series.json"
-_NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
-
-
-def is_no_space(exc: BaseException) -> bool:
-    """True for 'disk full' and 'quota exceeded'."""
-    return isinstance(exc, OSError) and exc.errno in _NO_SPACE
-
-
-def write_json(path: Path, obj: Any) -> None:
-    """Atomically and durably replace ``path`` with ``obj`` as JSON (file and folder entry fsync'd)."""
-    atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=True))
-    fsync_dir(path.parent)
-
-
-def read_json(path: Path) -> dict[str, Any] | None:
-    """A JSON object, or None when the file is missing or unreadable."""
-    try:
-        obj = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return None
-    return obj if isinstance(obj, dict) else None
-
-
-def tree_bytes(root: Path) -> int:
-    """Bytes of all files under ``root``."""
-    total = 0
-    for folder, _, files in os.walk(root):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(folder, name)).st_size
-            except OSError:
-                pass
-    return total
 
 
 class Stored(enum.Enum):
@@ -110,7 +74,7 @@ class Spool:
         self.remember_s = remember_s
         for sub in ("incoming", "jobs", "done", "quarantine"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
-        self._lock_fd = _lock(self.root / "node.lock")
+        self._lock_fd = lock_spool(self.root / "node.lock")
         self._lock = threading.RLock()
         self._series_locks: dict[str, threading.Lock] = {}
         self.series: dict[str, SeriesState] = {}
@@ -158,7 +122,7 @@ class Spool:
                 if assoc not in st.pending or not st.on_disk:
                     st.pending.add(assoc)
                     self._persist(st)
-                _write_instance(self.incoming(series_uid), sop_uid, data)
+                write_instance(self.incoming(series_uid), sop_uid, data)
             except OSError as exc:
                 if not is_no_space(exc):
                     raise
@@ -224,7 +188,7 @@ class Spool:
         folder = self.root / "quarantine" / f"{uid}-late"
         try:
             folder.mkdir(exist_ok=True)
-            _write_instance(folder, sop, data)
+            write_instance(folder, sop, data)
             write_json(folder / "reason.json", {
                 "series_uid": uid, "reason": "instances that arrived after the series was closed (idle timeout "
                 "passed and it was converted or quarantined); they were not converted",
@@ -364,35 +328,3 @@ class Spool:
             if valid_uid(uid) and folder.is_dir():
                 self.closed.setdefault(uid, set()).update(p.stem for p in folder.glob("*.dcm"))
                 self._closed_at.setdefault(uid, folder.stat().st_mtime)
-
-
-def _write_instance(folder: Path, sop: str, data: bytes) -> None:
-    """Write ``data`` as ``folder/<sop>.dcm``: temporary file, fsync, rename, fsync of the folder."""
-    tmp = folder / f".{sop}.{threading.get_ident()}.tmp"
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, folder / f"{sop}.dcm")
-        fsync_dir(folder)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _lock(path: Path) -> int:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise ConfigError("another sccg-edge serve node is using this spool; stop it or give another --spool",
-                          path.parent) from None
-    os.ftruncate(fd, 0)
-    os.write(fd, str(os.getpid()).encode())
-    return fd

@@ -17,9 +17,10 @@ from pathlib import Path
 
 from sccg_edge.errors import SccgError
 from sccg_edge.serve.config import ServeConfig
+from sccg_edge.serve.files import is_no_space
 from sccg_edge.serve.forward import send_series
 from sccg_edge.serve.jobs import Job, Jobs
-from sccg_edge.serve.spool import Spool, is_no_space
+from sccg_edge.serve.spool import Spool
 from sccg_edge.serve.status import Stats
 from sccg_edge.utils.fs import atomic_dir, fsync_dir, fsync_tree
 
