@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.unit.convert.conftest import make_tiny_model
 
 pytest.importorskip("pynetdicom", reason="pynetdicom is not installed (a dependency of sccg-edge: pip install -e .)")
 
@@ -72,7 +71,17 @@ def dcmtk(tool: str) -> str:
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_model(tmp_path_factory.mktemp("serve_model"))
+    """A model folder with random ngf=4 student-xs generators of both directions at 32x32 (fast, not trained)."""
+    import torch
+
+    from sccg_edge.models import build_generator
+    from sccg_edge.models.loading import save_generator
+
+    folder = tmp_path_factory.mktemp("serve_model")
+    torch.manual_seed(0)
+    for direction in ("mr2ct", "ct2mr"):
+        save_generator(build_generator("student-xs", ngf=4), folder / f"g_{direction}.safetensors", direction, 32)
+    return folder
 
 
 @pytest.fixture(scope="session")
