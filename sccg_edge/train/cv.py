@@ -38,7 +38,7 @@ from sccg_edge.train.slices import resolve_data_root
 from sccg_edge.utils.fs import atomic_write_text
 
 METRICS = ("psnr", "ssim", "mae", "iou", "head_psnr", "head_ssim", "head_mae")
-#: per-fold score sets: plain, with flip test-time averaging, and (registered runs) against registered ground truth
+#: per-fold score sets: plain, with flip test-time averaging, and against ground truth registered onto the input
 VIEWS = ("sct", "smr", "sct_tta", "smr_tta", "sct_registered", "smr_registered")
 
 
@@ -130,9 +130,16 @@ def run_cv(cfg: CvConfig, progress: bool = True) -> dict[str, Any]:
     return write_report(out, cfg, splits, described)
 
 
+def _can_register() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("SimpleITK") is not None
+
+
 def score_fold(fold_dir: Path, k: int, train_cfg: TrainConfig, data_root: str) -> None:
     """Score a finished fold's best checkpoint on its test patients (``test.json``), adding any missing view:
-    plain, flip test-time averaged, and against registered ground truth when the fold trained on registered pairs."""
+    plain, flip test-time averaged, and against ground truth registered onto the input (the fold's own
+    registration kind, else rigid; skipped without SimpleITK)."""
     state_file = fold_dir / "checkpoints" / "last" / "state.json"
     if not state_file.is_file():
         return
@@ -150,9 +157,10 @@ def score_fold(fold_dir: Path, k: int, train_cfg: TrainConfig, data_root: str) -
     if "sct_tta" not in report:  # what flip test-time averaging buys
         tta = evaluate_model(fold_dir, split="test", data_root=data_root, tta="flip")
         report.update(sct_tta=tta["sct"], smr_tta=tta["smr"])
-    if train_cfg.data.register != "none" and "sct_registered" not in report:
-        reg = evaluate_model(fold_dir, split="test", data_root=data_root, register=train_cfg.data.register)
-        report.update(sct_registered=reg["sct"], smr_registered=reg["smr"])
+    if "sct_registered" not in report and _can_register():  # SynthRAD registers before scoring: both views
+        kind = train_cfg.data.register if train_cfg.data.register != "none" else "rigid"
+        reg = evaluate_model(fold_dir, split="test", data_root=data_root, register=kind)
+        report.update(sct_registered=reg["sct"], smr_registered=reg["smr"], registered_kind=kind)
     atomic_write_text(test_file, json.dumps(report, indent=2))
 
 

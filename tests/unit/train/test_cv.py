@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import pytest
@@ -43,7 +44,10 @@ def test_cv_trains_scores_resumes_and_refuses_other_options(five_patients, tmp_p
     assert all(f["cpu_s"] >= 0.02 * 60 and f["budget_clock"] == "cpu" for f in result["folds"])
     tested = [p for f in result["folds"] for p in f["test"]]
     assert sorted(tested) == sorted(set(tested)) and len(tested) == 5
-    for d in ("sct", "smr", "sct_tta", "smr_tta"):
+    views = ["sct", "smr", "sct_tta", "smr_tta"]
+    if importlib.util.find_spec("SimpleITK") is not None:
+        views += ["sct_registered", "smr_registered"]
+    for d in views:
         for m in ("psnr", "ssim", "mae", "iou", "head_ssim", "head_mae"):
             assert set(result["mean_std"][d][m]) == {"mean", "std"}
     for name in ("cv.json", "folds.csv", "curves.csv", "curves.png", "report.md"):
