@@ -155,7 +155,7 @@ def train_teacher(cfg: TrainConfig, out: Path, resume: bool = False, progress: b
 
     def step(mr: torch.Tensor, ct: torch.Tensor) -> dict[str, float]:
         mr, ct = mr.contiguous(memory_format=layout), ct.contiguous(memory_format=layout)
-        return train_step(nets, opt_g, opt_d, mr, ct, cfg, autocast, scaler)
+        return train_step(nets, opt_g, opt_d, mr, ct, cfg, autocast, scaler, step=run.state["global_step"])
 
     def end_epoch(epoch: int) -> None:
         if (epoch + 1) % cfg.val_every and epoch + 1 != cfg.optim.epochs:

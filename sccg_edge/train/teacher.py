@@ -63,8 +63,11 @@ class Networks:
         return self.g_mr2ct, self.g_ct2mr
 
     @torch.no_grad()
-    def update_ema(self, decay: float) -> None:
-        """ema <- decay * ema + (1 - decay) * weights, for both generators (buffers are copied)."""
+    def update_ema(self, decay: float, step: int) -> None:
+        """ema <- d * ema + (1 - d) * weights for both generators (buffers are copied), after optimisation step
+        ``step`` (0-based). ``d = min(decay, (1 + step) / (10 + step))``: a warm-up, so that a short run's average
+        is not dominated by the random initial weights (0.995 alone keeps 40 % of them after 180 steps)."""
+        decay = min(decay, (1.0 + step) / (10.0 + step))
         for ema, gen in ((self.ema_mr2ct, self.g_mr2ct), (self.ema_ct2mr, self.g_ct2mr)):
             if ema is None:
                 continue
@@ -212,10 +215,11 @@ def discriminator_loss(nets: Networks, mr: torch.Tensor, ct: torch.Tensor, fake_
 
 
 def train_step(nets: Networks, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer, mr: torch.Tensor,
-               ct: torch.Tensor, cfg: TrainConfig, autocast: Any, scaler: Any = None) -> dict[str, float]:
+               ct: torch.Tensor, cfg: TrainConfig, autocast: Any, scaler: Any = None, step: int = 0) -> dict[str, float]:
     """One optimisation step of generators then discriminators; returns the logged loss terms.
 
-    ``scaler`` (a ``torch.amp.GradScaler``) is used for FP16 autocast on CUDA; gradients are all-reduced while
+    ``step`` is the run's global step (the EMA warm-up). ``scaler`` (a ``torch.amp.GradScaler``) is used for FP16
+    autocast on CUDA; gradients are all-reduced while
     still scaled (every rank uses the same scale) and unscaled before the optimizer step.
     """
     _set_requires_grad(nets.discriminators(), False)
@@ -224,7 +228,7 @@ def train_step(nets: Networks, opt_g: torch.optim.Optimizer, opt_d: torch.optim.
         g_total, logs = generator_loss(nets, mr, ct, cfg)
     _backward_step(g_total, opt_g, nets.generators(), scaler)
     if cfg.ema > 0:
-        nets.update_ema(cfg.ema)
+        nets.update_ema(cfg.ema, step)
 
     _set_requires_grad(nets.discriminators(), True)
     opt_d.zero_grad(set_to_none=True)

@@ -64,3 +64,22 @@ def test_budgeted_paired_run_with_every_lever(phantom, tmp_path, capsys):
     assert main(["train", "--resume", str(out)]) == 0  # the budget is spent: a resume stops at once
     again = json.loads(capsys.readouterr().out)
     assert again["stopped_by"] == "budget" and again["global_step"] == summary["global_step"]
+
+
+def test_ema_warms_up_so_short_runs_are_not_the_initial_weights():
+    from sccg_edge.config import load_recipe
+    from sccg_edge.train.teacher import build_networks
+
+    cfg = load_recipe("cpu", overrides={"model.ngf": 4, "model.n_blocks": 1, "ema": 0.999})
+    nets = build_networks(cfg, seed=0)
+    w0 = [p.detach().clone() for p in nets.ema_mr2ct.parameters()]
+    with torch.no_grad():
+        for p in nets.g_mr2ct.parameters():
+            p.add_(1.0)
+    nets.update_ema(0.999, step=0)  # d = min(0.999, 1/10): 90 % of the new weights, not 0.1 %
+    for e, p, a in zip(nets.ema_mr2ct.parameters(), nets.g_mr2ct.parameters(), w0):
+        assert torch.allclose(e, 0.1 * a + 0.9 * p, atol=1e-6)
+    before = [e.detach().clone() for e in nets.ema_mr2ct.parameters()]
+    nets.update_ema(0.999, step=100_000)  # late in a run the configured decay applies
+    for e, p, b in zip(nets.ema_mr2ct.parameters(), nets.g_mr2ct.parameters(), before):
+        assert torch.allclose(e, 0.999 * b + 0.001 * p, atol=1e-6)
