@@ -2,7 +2,7 @@
 # How the shipped reference models and the committed CPU benchmark results were made, step by step.
 # Each step is one sccg-edge command; run from the repository root with the environment of ./run.sh
 # (e.g. `PATH=$(./run.sh env)/bin:$PATH bash benchmarks/reference_pipeline.sh STEP`).
-# Steps: recipe-study | registration-check | teacher | teacher-bf16 | teacher-ngf64 | teacher-l1 | teacher-in | teacher-gap | ship-teacher | student | ship-student | student-xs | ship-student-xs |
+# Steps: recipe-study | recipe-study-final | registration-check | teacher-2026-12 | teacher | teacher-bf16 | teacher-ngf64 | teacher-l1 | teacher-in | teacher-gap | ship-teacher | student | ship-student | student-xs | ship-student-xs |
 #        student-ps | ship-student-ps | bench | bench-check | quant-table | convert | reader-study | serve-load  (times: the 2-core Intel Xeon with AMX of 2026-11-25; bf16 autocast needs
 #        AVX512-BF16 or AMX, drop `--set amp=bf16` elsewhere and expect 2-3x longer training)
 set -euo pipefail
@@ -37,6 +37,15 @@ case "$step" in
     bash benchmarks/recipe_study.sh p0 p1 p2 p3 p4
     python benchmarks/recipe_study.py --study runs/study --out "benchmarks/results/$(date +%Y-%m-%d)_recipe_study" \
       --notes benchmarks/notes/recipe_study.md ;;
+  recipe-study-final) # ~18 min: the chosen variant (p1) on the two other folds, for its 4-fold cross-validation
+    FOLDS="0 2" bash benchmarks/recipe_study.sh p1 ;;
+  teacher-2026-12) # the new reference teacher: recipe-study variant p1 on all 8 shared patients (no validation
+                 # patient: the cross-validation chose the recipe), 240 CPU minutes of a 2-thread process (~2 h on an
+                 # idle 2-core machine); resumable across sessions: `sccg-edge train --resume runs/teacher-2026-12`
+    sccg-edge train --recipe cpu --out runs/teacher-2026-12 --epochs 100000 --set threads=2 --set amp=bf16 \
+      --set val_every=5 --set val_max_slices=24 --set data.crop=0 --set loss.lambda_cyc=0 --set loss.pix_floor=1.0 \
+      --set loss.lambda_ssim=50 --set ema=0.995 --set data.train_patients=2,16,20,21,28,32,33,34 \
+      --set budget_minutes=240 --set budget_clock=cpu ;;
   registration-check) # ~5 min (cached after the first run): the CT-onto-MR registration of every shared pair
     python benchmarks/registration_check.py --kind rigid --out "benchmarks/results/$(date +%Y-%m-%d)_registration" ;;
   ship-teacher)  # best validation epoch -> sccg_edge/weights/teacher (FP16 storage), card measured on val/test
