@@ -39,13 +39,14 @@ case "$step" in
       --notes benchmarks/notes/recipe_study.md ;;
   recipe-study-final) # ~18 min: the chosen variant (p1) on the two other folds, for its 4-fold cross-validation
     FOLDS="0 2" bash benchmarks/recipe_study.sh p1 ;;
-  teacher-2026-12) # the new reference teacher: recipe-study variant p1 on all 8 shared patients (no validation
-                 # patient: the cross-validation chose the recipe), 240 CPU minutes of a 2-thread process (~2 h on an
-                 # idle 2-core machine); resumable across sessions: `sccg-edge train --resume runs/teacher-2026-12`
+  teacher-2026-12) # the candidate reference teacher (not yet shipped): recipe-study variant p1 on all 8 shared
+                 # patients (no validation patient: the cross-validation chose the recipe); not yet run to its end:
+                 # set the budget from the curves (CPU minutes of the 2-thread process), resume with
+                 # `sccg-edge train --resume runs/teacher-2026-12 --set budget_minutes=N`
     sccg-edge train --recipe cpu --out runs/teacher-2026-12 --epochs 100000 --set threads=2 --set amp=bf16 \
       --set val_every=5 --set val_max_slices=24 --set data.crop=0 --set loss.lambda_cyc=0 --set loss.pix_floor=1.0 \
       --set loss.lambda_ssim=50 --set ema=0.995 --set data.train_patients=2,16,20,21,28,32,33,34 \
-      --set budget_minutes=240 --set budget_clock=cpu ;;
+      --set budget_minutes=45 --set budget_clock=cpu ;;
   registration-check) # ~5 min (cached after the first run): the CT-onto-MR registration of every shared pair
     python benchmarks/registration_check.py --kind rigid --out "benchmarks/results/$(date +%Y-%m-%d)_registration" ;;
   ship-teacher)  # best validation epoch -> sccg_edge/weights/teacher (FP16 storage), card measured on val/test
