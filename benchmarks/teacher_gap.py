@@ -40,27 +40,30 @@ def _perturb(img: np.ndarray, name: str) -> np.ndarray:
 
 
 def _mean_metrics(preds: np.ndarray, gts: np.ndarray) -> dict[str, float]:
-    from sccg_edge.metrics import image_metrics
+    from sccg_edge.metrics.score import score_255
 
-    rows = [image_metrics(np.clip(p, 0, 255), g, scale="uint8") for p, g in zip(preds, gts)]
-    return {k: float(np.mean([r[k] for r in rows])) for k in ("psnr", "ssim", "mae")}
+    mean = score_255(np.clip(preds, 0, 255), gts)
+    return {k: mean[k] for k in ("psnr", "ssim", "mae")}
 
 
 def sensitivity(split: Any) -> dict[str, dict[str, dict[str, float]]]:
     """Metrics of the perturbed ground truth against itself, per modality."""
+    from sccg_edge.metrics.score import to_255
+
     out: dict[str, dict[str, dict[str, float]]] = {}
     for key, images in (("sct", split.ct), ("smr", split.mr)):
-        gts = (images.numpy()[:, 0].astype(np.float64) + 1.0) * 127.5
+        gts = to_255(images.numpy()[:, 0])
         out[key] = {name: _mean_metrics(np.stack([_perturb(g, name) for g in gts]), gts) for name in PERTURBATIONS}
     return out
 
 
 def best_shift(spec: str, split: Any, radius: int = 6) -> dict[str, Any]:
     """Per slice, the integer shift of the model's sCT that minimises MAE to the CT; metrics before and after."""
-    from sccg_edge.evaluate import torch_translator
+    from sccg_edge.backends import load_backend, run_batched
+    from sccg_edge.metrics.score import to_255
 
-    pred = (torch_translator(spec, "mr2ct")(split.mr.numpy())[:, 0].astype(np.float64) + 1.0) * 127.5
-    gts = (split.ct.numpy()[:, 0].astype(np.float64) + 1.0) * 127.5
+    pred = to_255(run_batched(load_backend("torch", spec, direction="mr2ct"), split.mr.numpy(), 4)[:, 0])
+    gts = to_255(split.ct.numpy()[:, 0])
     shifts, moved = [], []
     for p, g in zip(pred, gts):
         _, dy, dx = min((float(np.abs(np.roll(p, (dy, dx), (0, 1)) - g).mean()), dy, dx)
@@ -89,10 +92,11 @@ def _match_brain(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
 
 def score(name: str, spec: str) -> dict[str, Any]:
     """``NAME=SPEC[@PATIENTS]`` scored on the test split (or on PATIENTS), both directions."""
+    from sccg_edge.config import EvalConfig
     from sccg_edge.evaluate import evaluate_model
 
     spec, _, patients = spec.partition("@")
-    report = evaluate_model(spec, "test", patients=patients)
+    report = evaluate_model(spec, EvalConfig("test", patients=patients))
     meets = all(report[k]["ssim"] >= BAR[k]["ssim"] and report[k]["mae"] <= BAR[k]["mae"] for k in BAR)
     return {"name": name, "spec": spec, "patients": report["patients"], "n_slices": report["n_slices"],
             "in_sample": bool(patients), "sct": report["sct"], "smr": report["smr"], "meets_bar": meets}
@@ -128,7 +132,7 @@ def report_markdown(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from sccg_edge.config import DataConfig
-    from sccg_edge.train.slices import load_splits
+    from sccg_edge.data.slices import load_splits
     from sccg_edge.utils.fs import atomic_write_text
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -9,25 +9,31 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from sccg_edge.bench import run_bench
+from sccg_edge.config import ConvertConfig, load_suite_config
+from sccg_edge.convert import load_translator, translate_slice
+from sccg_edge.data.dicom import read_series
+from sccg_edge.data.inspect import inspect_path
+from sccg_edge.data.phantom import write_phantom_dataset
+from sccg_edge.data.transforms import CT_WINDOWS, ct_window_to_unit, mr_to_unit
 from sccg_edge.errors import InputError
+from sccg_edge.metrics.score import score_255
+from sccg_edge.models.loading import shipped_model_names
 
 
 def _log(step: str, text: str) -> None:
-    import sys
-
     print(f"[{step}] {text}", file=sys.stderr, flush=True)
 
 
 def run_demo(out: Path | None = None, patients: int = 4, size: int = 256, bench_iters: int = 10) -> dict[str, Any]:
     """Run the demo into a new folder ``out`` and return its report."""
-    from sccg_edge.data.inspect import inspect_path
-    from sccg_edge.data.phantom import write_phantom_dataset
-    from sccg_edge.models.loading import shipped_model_names
-
     out = Path(out) if out else Path("runs") / time.strftime("demo-%Y%m%d-%H%M%S")
     if out.exists() and any(out.iterdir()):
         raise InputError("demo output folder exists and is not empty; choose a new --out", out)
@@ -56,9 +62,6 @@ def run_demo(out: Path | None = None, patients: int = 4, size: int = 256, bench_
 
 def _bench(out: Path, iters: int) -> dict[str, Any]:
     """The headline benchmark on the phantom (a short version of ``sccg-edge bench --device cpu``)."""
-    from sccg_edge.bench import run_bench
-    from sccg_edge.bench.suite import load_suite_config
-
     _log("4/4", f"sccg-edge bench --device cpu on the phantom -> {out / 'bench'}")
     cfg = load_suite_config(None, device="cpu", sizes="256", iters=iters, warmup=1, heavy_iters=iters,
                             fidelity_slices=4, data=str(out / "phantom"))
@@ -71,27 +74,18 @@ def _bench(out: Path, iters: int) -> dict[str, Any]:
 
 def _translate_phantom(models: list[str], patient: Path, out: Path) -> dict[str, Any]:
     """Translate one phantom patient's series both ways with each shipped model and score against the pair."""
-    import numpy as np
-
-    from sccg_edge.convert import translate_unit
-    from sccg_edge.data.dicom import read_series
-    from sccg_edge.data.transforms import CT_WINDOWS, ct_window_to_unit, mr_to_unit
-    from sccg_edge.metrics import image_metrics, summarize
-    from sccg_edge.models.loading import load_generator
-
     ct = read_series(patient / "ct").volume
     mr = read_series(patient / "mr").volume
     mr01 = mr_to_unit(mr)[0]
     results: dict[str, Any] = {}
     for name in models:
         t0 = time.perf_counter()
-        for direction, src, tgt_fn in (("mr2ct", mr01, None), ("ct2mr", None, None)):
-            gen = load_generator(name, direction)
-            ct01 = ct_window_to_unit(ct, CT_WINDOWS[gen.ct_window])
+        for direction in ("mr2ct", "ct2mr"):
+            tr = load_translator(ConvertConfig(model=name, direction=direction))
+            ct01 = ct_window_to_unit(ct, CT_WINDOWS[tr.ct_window])
             src01, tgt01 = (mr01, ct01) if direction == "mr2ct" else (ct01, mr01)
-            pred = np.stack([translate_unit(gen, s) for s in src01])
-            rows = [image_metrics(p * 255.0, t * 255.0, scale="uint8") for p, t in zip(pred, tgt01)]
-            mean = summarize(rows)
+            pred = np.stack([translate_slice(tr, s) for s in src01])
+            mean = score_255(pred * 255.0, tgt01 * 255.0)
             results[f"{name}_{direction}_ssim"] = round(float(mean["ssim"]), 4)
             results[f"{name}_{direction}_psnr"] = round(float(mean["psnr"]), 2)
         results[f"{name}_seconds"] = round(time.perf_counter() - t0, 2)

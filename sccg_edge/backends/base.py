@@ -8,25 +8,18 @@ Importing this module imports no inference runtime: each backend imports its run
 from __future__ import annotations
 
 import abc
-import importlib.util
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from sccg_edge.backends.cards import artifact_metadata
+from sccg_edge.backends.runtimes import RUNTIME_PACKAGES, runtime_installed
 from sccg_edge.errors import ConfigError, InputError, MissingDependencyError
 from sccg_edge.registry import Registry
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 DEVICES = ("cpu", "cuda", "gpu")
-
-# name -> (python module that must import, extra that installs it)
-RUNTIME_PACKAGES: dict[str, tuple[str, str]] = {
-    "torch": ("torch", "torch"),
-    "onnxruntime": ("onnxruntime", "onnxruntime"),
-    "openvino": ("openvino", "openvino"),
-    "tensorrt": ("tensorrt", "tensorrt"),
-}
 
 
 class Backend(abc.ABC):
@@ -42,13 +35,13 @@ class Backend(abc.ABC):
 
     name: ClassVar[str] = ""
 
-    def __init__(self, artifact: str | Path, device: str = "cpu", threads: int = 0,
+    def __init__(self, artifact: Any, device: str = "cpu", threads: int = 0,
                  direction: str | None = None) -> None:
         if device not in DEVICES:
             raise ConfigError(f"unknown device '{device}'; use one of: {', '.join(DEVICES)}")
         if int(threads) < 0:
             raise ConfigError(f"threads must be >= 0 (0: the runtime's default), got {threads}")
-        self.artifact_path: Path | None = Path(artifact) if artifact is not None else None
+        self.artifact_path: Path | None = Path(artifact) if isinstance(artifact, (str, Path)) else None
         self.device = device
         self.threads = int(threads)
         self.direction = direction
@@ -89,29 +82,6 @@ class Backend(abc.ABC):
         return f"{type(self).__name__}({self.artifact_path}, device={self.device}, precision={self.precision})"
 
 
-def artifact_metadata(artifact: Path | None) -> dict[str, Any]:
-    """What the export/quantize step recorded beside an artifact (``card.json`` or ``config.yaml``), if anything."""
-    import json
-
-    if artifact is None or not artifact.exists():
-        return {}
-    folder = artifact if artifact.is_dir() else artifact.parent
-    meta: dict[str, Any] = {}
-    card, cfg = folder / "card.json", folder / "config.yaml"
-    try:
-        if cfg.is_file():
-            import yaml
-
-            loaded = yaml.safe_load(cfg.read_text())
-            meta.update(loaded if isinstance(loaded, dict) else {})
-        if card.is_file():
-            loaded = json.loads(card.read_text())
-            meta.update({k: v for k, v in loaded.items() if k in ("size", "ct_window", "direction", "precision")})
-    except (OSError, ValueError):  # a damaged sidecar only loses the hints; the artifact itself is checked on load
-        return {}
-    return {k: meta[k] for k in ("size", "ct_window", "direction") if meta.get(k) is not None}
-
-
 def _check_input(x: Any) -> None:
     if not isinstance(x, np.ndarray):
         raise InputError(f"backends take a numpy array, got {type(x).__name__}")
@@ -128,8 +98,12 @@ def _check_input(x: Any) -> None:
 BACKENDS: Registry[type[Backend]] = Registry("backend")
 
 
-def _ensure_registered() -> None:
-    # The backend modules register themselves on import; they import their runtimes lazily.
+def ensure_registered() -> None:
+    """Import every backend module, which registers its class in :data:`BACKENDS`.
+
+    This is the one import circle of the package (base -> a backend module -> base): the registry is filled on first
+    use, so that importing :mod:`sccg_edge.backends` loads no backend module and no runtime.
+    """
     from sccg_edge.backends import (  # noqa: F401
         onnxruntime_backend,
         openvino_backend,
@@ -138,18 +112,15 @@ def _ensure_registered() -> None:
     )
 
 
-def runtime_installed(name: str) -> bool:
-    """Whether the python package behind backend ``name`` can be imported (without importing it)."""
-    module = RUNTIME_PACKAGES[name][0]
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
+def backend_names() -> list[str]:
+    """Every registered backend name (installed here or not)."""
+    ensure_registered()
+    return BACKENDS.names()
 
 
 def available_backends(device: str = "cpu") -> list[str]:
     """Backends whose runtime is installed here and can run on ``device``."""
-    _ensure_registered()
+    ensure_registered()
     return [n for n in BACKENDS.names() if runtime_installed(n) and BACKENDS.get(n).supports(device)]
 
 
@@ -162,13 +133,14 @@ def missing_runtime(name: str, device: str = "cpu") -> MissingDependencyError:
     return err
 
 
-def load_backend(name: str, artifact: str | Path, device: str = "cpu", threads: int = 0,
+def load_backend(name: str, artifact: Any, device: str = "cpu", threads: int = 0,
                  direction: str | None = None, **options: Any) -> Backend:
     """Build backend ``name`` on ``artifact``.
 
     Args:
         name: "torch", "onnxruntime", "openvino" or "tensorrt".
-        artifact: what the backend loads (see :func:`backend_for_artifact`).
+        artifact: what the backend loads (see :func:`backend_for_artifact`); for torch also a generator module in
+            memory (a model being trained or evaluated), run on the device it is on.
         device: "cpu", "cuda" or "gpu".
         threads: CPU threads (0: runtime default).
         direction: "mr2ct" or "ct2mr" (needed by torch when the spec holds both generators).
@@ -179,7 +151,7 @@ def load_backend(name: str, artifact: str | Path, device: str = "cpu", threads: 
         MissingDependencyError: the runtime is not installed (the message names the extra).
         InputError: the artifact is missing or of the wrong kind.
     """
-    _ensure_registered()
+    ensure_registered()
     if name not in BACKENDS:
         raise ConfigError(f"unknown backend '{name}'; choose one of: {', '.join(BACKENDS.names())} "
                           f"(available here for {device}: {', '.join(available_backends(device)) or 'none'})")
@@ -202,6 +174,18 @@ def backend_for_artifact(artifact: str | Path) -> str:
         return "torch"
     raise InputError("cannot tell which backend loads this file; give a .onnx, .xml (OpenVINO IR), .engine/.plan "
                      "(TensorRT), .safetensors file or a model folder / shipped model name", path)
+
+
+#: OpenVINO inference precision hint recorded by ``quantize`` -> the openvino backend's ``precision`` option.
+HINT_PRECISION = {"f16": "fp16", "bf16": "bf16"}
+
+
+def open_artifact(path: str | Path, device: str = "cpu", threads: int = 0, hint: str = "f32") -> Backend:
+    """The backend of an exported artifact (by its suffix); an OpenVINO IR computes in the precision ``hint`` asks
+    for (the ``inference_precision_hint`` a quantized artifact's card records: f32, f16 or bf16)."""
+    name = backend_for_artifact(path)
+    options = {"precision": HINT_PRECISION.get(hint, "fp32")} if name == "openvino" else {}
+    return load_backend(name, path, device=device, threads=threads, **options)
 
 
 def require_file(path: Path | None, suffixes: tuple[str, ...], backend: str) -> Path:

@@ -7,26 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from sccg_edge.backends.base import BACKENDS, Backend, check_precision, require_file
-from sccg_edge.errors import ConfigError, InputError, MissingDependencyError
-
-_QUANT_OPS = {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "ConvInteger", "MatMulInteger", "QLinearMatMul"}
-
-
-def onnx_precision(path: Path) -> str:
-    """Best guess of an ONNX model's precision from its graph (int8 when it has quantize nodes)."""
-    try:
-        import onnx
-    except ImportError:
-        return "fp32"
-    model = onnx.load(str(path), load_external_data=False)
-    ops = {node.op_type for node in model.graph.node}
-    if ops & _QUANT_OPS:
-        return "int8"
-    elem = model.graph.input[0].type.tensor_type.elem_type if model.graph.input else 1
-    if elem == onnx.TensorProto.FLOAT16 or any(i.data_type == onnx.TensorProto.FLOAT16
-                                                for i in model.graph.initializer):
-        return "fp16"
-    return "fp32"
+from sccg_edge.backends.inspect import onnx_precision
+from sccg_edge.backends.runtimes import import_runtime
+from sccg_edge.errors import ConfigError, InputError
 
 
 @BACKENDS.register("onnxruntime")
@@ -42,10 +25,7 @@ class OnnxRuntimeBackend(Backend):
     def __init__(self, artifact: str | Path, device: str = "cpu", threads: int = 0, direction: str | None = None,
                  precision: str | None = None) -> None:
         super().__init__(artifact, device=device, threads=threads, direction=direction)
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise MissingDependencyError("onnxruntime", "onnxruntime", "the 'onnxruntime' backend") from None
+        ort = import_runtime("onnxruntime", "the 'onnxruntime' backend")
         path = require_file(self.artifact_path, (".onnx",), self.name)
         if device == "gpu":
             raise ConfigError("the onnxruntime backend runs on cpu or cuda")
@@ -76,8 +56,7 @@ class OnnxRuntimeBackend(Backend):
         if device == "cpu":
             return True
         if device == "cuda":
-            import onnxruntime as ort
-
+            ort = import_runtime("onnxruntime", "the 'onnxruntime' backend")
             return "CUDAExecutionProvider" in ort.get_available_providers()
         return False
 

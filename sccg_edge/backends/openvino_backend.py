@@ -8,28 +8,13 @@ from typing import Any
 import numpy as np
 
 from sccg_edge.backends.base import BACKENDS, Backend, check_precision, require_file
-from sccg_edge.errors import ConfigError, InputError, MissingDependencyError
+from sccg_edge.backends.inspect import ir_precision
+from sccg_edge.backends.runtimes import import_runtime
+from sccg_edge.errors import ConfigError, InputError
 
 _HINTS = {"fp32": "f32", "fp16": "f16", "bf16": "bf16"}
 _CAPABILITY = {"fp16": "FP16", "bf16": "BF16"}
-
-
-def _import_openvino() -> Any:
-    try:
-        import openvino as ov
-    except ImportError:
-        raise MissingDependencyError("openvino", "openvino", "the 'openvino' backend") from None
-    return ov
-
-
-def ir_precision(model: Any) -> tuple[str, str]:
-    """(precision, weights) of an OpenVINO model: "int8" when it has FakeQuantize ops, else by constant type."""
-    types = {op.get_type_name() for op in model.get_ops()}
-    weights = {str(op.get_output_element_type(0)) for op in model.get_ops() if op.get_type_name() == "Constant"}
-    weight_kind = "fp16" if any("f16" in w and "bf16" not in w for w in weights) else "fp32"
-    if "FakeQuantize" in types or any(w in ("<Type: 'int8_t'>", "<Type: 'uint8_t'>", "i8", "u8") for w in weights):
-        return "int8", weight_kind
-    return weight_kind, weight_kind
+_PURPOSE = "the 'openvino' backend"
 
 
 @BACKENDS.register("openvino")
@@ -46,7 +31,7 @@ class OpenVinoBackend(Backend):
     def __init__(self, artifact: str | Path, device: str = "cpu", threads: int = 0, direction: str | None = None,
                  precision: str = "fp32", extra_config: dict[str, Any] | None = None) -> None:
         super().__init__(artifact, device=device, threads=threads, direction=direction)
-        ov = _import_openvino()
+        ov = import_runtime("openvino", _PURPOSE)
         self.path = require_file(self.artifact_path, (".xml", ".onnx"), self.name)
         check_precision(precision, ("fp32", "fp16", "bf16"), self.name)
         if device == "cuda":
@@ -82,7 +67,7 @@ class OpenVinoBackend(Backend):
         if device == "cpu":
             return True
         if device == "gpu":
-            return "GPU" in _import_openvino().Core().available_devices
+            return "GPU" in import_runtime("openvino", _PURPOSE).Core().available_devices
         return False
 
     def request_for(self, shape: tuple[int, ...]) -> Any:

@@ -10,17 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
-from sccg_edge.backends.base import BACKENDS, Backend, require_file, runtime_installed
-from sccg_edge.errors import ConfigError, InputError, MissingDependencyError
-
-
-def _import_tensorrt() -> Any:
-    try:
-        import tensorrt as trt
-    except ImportError:
-        raise MissingDependencyError("tensorrt", "tensorrt", "the 'tensorrt' backend (NVIDIA GPUs)") from None
-    return trt
+from sccg_edge.backends.base import BACKENDS, Backend, require_file
+from sccg_edge.backends.runtimes import import_runtime
+from sccg_edge.errors import ConfigError, InputError
 
 
 @BACKENDS.register("tensorrt")
@@ -36,9 +30,7 @@ class TensorRtBackend(Backend):
     def __init__(self, artifact: str | Path, device: str = "cuda", threads: int = 0, direction: str | None = None,
                  precision: str = "fp16") -> None:
         super().__init__(artifact, device=device, threads=threads, direction=direction)
-        trt = _import_tensorrt()
-        import torch
-
+        trt = import_runtime("tensorrt", "the 'tensorrt' backend (NVIDIA GPUs)")
         path = require_file(self.artifact_path, (".engine", ".plan"), self.name)
         if device != "cuda" or not torch.cuda.is_available():
             raise ConfigError("the tensorrt backend needs --device cuda and an NVIDIA GPU that torch can see")
@@ -61,21 +53,13 @@ class TensorRtBackend(Backend):
         self.precision = precision
 
     def _torch_dtype(self, trt_dtype: Any) -> Any:
-        import torch
-
         return torch.from_numpy(np.zeros(1, dtype=self.trt.nptype(trt_dtype))).dtype
 
     @classmethod
     def supports(cls, device: str) -> bool:
-        if device != "cuda" or not runtime_installed("torch"):
-            return False
-        import torch
-
-        return bool(torch.cuda.is_available())
+        return device == "cuda" and bool(torch.cuda.is_available())
 
     def _infer(self, x: np.ndarray) -> np.ndarray:
-        import torch
-
         ctx = self.context
         src = torch.from_numpy(x).to("cuda", dtype=self.torch_dtypes[self.input_name]).contiguous()
         if not ctx.set_input_shape(self.input_name, tuple(x.shape)):
@@ -92,6 +76,4 @@ class TensorRtBackend(Backend):
         return dst.float().cpu().numpy()
 
     def synchronize(self) -> None:
-        import torch
-
         torch.cuda.synchronize()

@@ -1,32 +1,32 @@
-"""Eager (optionally ``torch.compile``-d) PyTorch generator as a backend."""
+"""Eager (optionally ``torch.compile``-d) PyTorch generator as a backend: the FP32 reference of every other one.
+
+It loads a model spec (shipped name, model or run folder, generator ``.safetensors``) with
+:func:`sccg_edge.models.loading.load_generator`, or wraps a generator module already in memory (one being trained or
+evaluated), which it runs on the module's own device and dtype, in eval mode for the call only.
+"""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from torch import nn
 
 from sccg_edge.backends.base import BACKENDS, Backend, check_precision
 from sccg_edge.errors import ConfigError, InputError
+from sccg_edge.models.loading import load_generator
+from sccg_edge.models.weights import read_metadata
 
-
-def _direction_from_file(path: Path) -> str | None:
-    """The direction recorded in a generator .safetensors file's metadata, if any."""
-    if not (path.is_file() and path.suffix == ".safetensors"):
-        return None
-    from safetensors import SafetensorError, safe_open
-
-    try:
-        with safe_open(str(path), framework="pt") as fh:
-            return (fh.metadata() or {}).get("direction")
-    except (SafetensorError, OSError, ValueError):
-        return None
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 @BACKENDS.register("torch")
 class TorchBackend(Backend):
-    """A generator loaded with :func:`sccg_edge.models.loading.load_generator`.
+    """A generator run by PyTorch.
 
     Options:
         precision: "fp32" (default), "fp16" (CUDA only) or "bf16".
@@ -35,14 +35,15 @@ class TorchBackend(Backend):
 
     name = "torch"
 
-    def __init__(self, artifact: str | Path, device: str = "cpu", threads: int = 0, direction: str | None = None,
-                 precision: str = "fp32", compile: bool = False) -> None:
+    def __init__(self, artifact: str | Path | nn.Module, device: str = "cpu", threads: int = 0,
+                 direction: str | None = None, precision: str = "fp32", compile: bool = False) -> None:
         super().__init__(artifact, device=device, threads=threads, direction=direction)
-        import torch
-
-        from sccg_edge.models.loading import load_generator
-
         check_precision(precision, ("fp32", "fp16", "bf16"), self.name)
+        self.precision = precision
+        self.compiled = bool(compile)
+        if isinstance(artifact, nn.Module):
+            self._wrap(artifact)
+            return
         if device == "gpu":
             raise ConfigError("the torch backend runs on cpu or cuda; 'gpu' is OpenVINO's GPU plugin")
         if device == "cuda" and not torch.cuda.is_available():
@@ -50,42 +51,63 @@ class TorchBackend(Backend):
                               "use --device cpu")
         if precision == "fp16" and device == "cpu":
             raise ConfigError("fp16 torch inference needs --device cuda; on CPU use fp32 or bf16")
-        direction = direction or _direction_from_file(Path(artifact))
+        path = Path(artifact)
+        recorded = (read_metadata(path) or {}).get("direction") if path.suffix == ".safetensors" else None
+        direction = direction or recorded
         if direction is None:
             raise InputError("the torch backend needs a direction (mr2ct or ct2mr) for this model", artifact)
         self.direction = direction
-        if threads:
-            torch.set_num_threads(threads)
         loaded = load_generator(artifact, direction)
         self.loaded = loaded
         self.input_size, self.ct_window = loaded.size, loaded.ct_window
-        self.dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+        self.source = loaded.source
+        self.dtype = DTYPES[precision]
         self.torch_device = torch.device(device)
         model = loaded.model.to(self.torch_device, dtype=self.dtype).eval()
         self.model: Any = torch.compile(model) if compile else model
-        self.precision = precision
-        self.compiled = bool(compile)
+
+    def _wrap(self, module: nn.Module) -> None:
+        """Run ``module`` as it is: on its device, in its dtype."""
+        param = next(module.parameters(), None)
+        self.torch_device = param.device if param is not None else torch.device("cpu")
+        self.dtype = param.dtype if param is not None else torch.float32
+        self.device = "cuda" if self.torch_device.type == "cuda" else "cpu"
+        self.loaded = None
+        self.source = None
+        self.model = module
 
     @classmethod
     def supports(cls, device: str) -> bool:
         if device == "cpu":
             return True
-        if device == "cuda":
-            import torch
-
-            return bool(torch.cuda.is_available())
-        return False
+        return device == "cuda" and bool(torch.cuda.is_available())
 
     def _infer(self, x: np.ndarray) -> np.ndarray:
-        import torch
-
-        with torch.inference_mode():
+        with self._threads(), self._eval(), torch.inference_mode():
             t = torch.from_numpy(x).to(self.torch_device, dtype=self.dtype)
-            y = self.model(t)
-            return y.float().cpu().numpy()
+            return self.model(t).float().cpu().numpy()
+
+    @contextlib.contextmanager
+    def _threads(self) -> Iterator[None]:
+        """``threads`` intra-op threads for this call only, so a library caller's own torch setting is kept."""
+        before = torch.get_num_threads()
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
+
+    @contextlib.contextmanager
+    def _eval(self) -> Iterator[None]:
+        """Eval mode for the call; a module in training goes back to training mode afterwards."""
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            yield
+        finally:
+            self.model.train(was_training)
 
     def synchronize(self) -> None:
         if self.device == "cuda":
-            import torch
-
             torch.cuda.synchronize()

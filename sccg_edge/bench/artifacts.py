@@ -1,9 +1,10 @@
 """Produce the artifact a benchmark case needs (ONNX, OpenVINO IR, INT8, TensorRT engine) into a cache folder.
 
-Every conversion is the project's own: :mod:`sccg_edge.export` (ONNX, OpenVINO IR, TensorRT engine) and
-:mod:`sccg_edge.quantize` (NNCF INT8 IR, Q/DQ ONNX), so a benchmarked artifact is exactly what ``sccg-edge
-export`` / ``sccg-edge quantize`` would ship. A case that cannot run here is raised as :class:`Unsupported` and
-recorded in the results with its reason.
+Every conversion is the project's own, through the public functions of the export and quantize stages
+(:func:`sccg_edge.export.export_onnx`, :func:`~sccg_edge.export.to_openvino`, :func:`~sccg_edge.export.build_engine`,
+:func:`sccg_edge.quantize.quantize_onnx`), so a benchmarked artifact is exactly what ``sccg-edge export`` /
+``sccg-edge quantize`` would ship. A case that cannot run here is raised as :class:`Unsupported` and recorded in the
+results with its reason.
 """
 
 from __future__ import annotations
@@ -13,7 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from sccg_edge.backends.runtimes import openvino_cpu_capabilities
+from sccg_edge.config import ExportProfile, QuantConfig
 from sccg_edge.errors import MissingDependencyError
+from sccg_edge.export import build_engine, export_onnx, to_openvino
+from sccg_edge.quantize import CalibrationSet, quantize_onnx
 
 
 class Unsupported(Exception):
@@ -22,8 +27,6 @@ class Unsupported(Exception):
 
 def export_onnx_file(model: Any, path: Path, size: int) -> Path:
     """FP32 ONNX of ``model`` for (1, 1, size, size), cached at ``path``."""
-    from sccg_edge.export.onnx import export_onnx
-
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         export_onnx(model, path, size=size)
@@ -32,8 +35,6 @@ def export_onnx_file(model: Any, path: Path, size: int) -> Path:
 
 def openvino_ir(onnx_path: Path, xml_path: Path, compress_to_fp16: bool) -> Path:
     """OpenVINO IR of an ONNX file (FP16-compressed weights when asked), cached at ``xml_path``."""
-    from sccg_edge.export.openvino import to_openvino
-
     if not xml_path.is_file():
         xml_path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -45,10 +46,6 @@ def openvino_ir(onnx_path: Path, xml_path: Path, compress_to_fp16: bool) -> Path
 
 def int8_artifact(kind: str, onnx_path: Path, out: Path, calib_images: np.ndarray) -> Path:
     """INT8 artifact of the FP32 ONNX: NNCF PTQ IR (``kind`` "openvino") or Q/DQ ONNX ("onnxruntime")."""
-    from sccg_edge.quantize.calibration import CalibrationSet
-    from sccg_edge.quantize.config import QuantConfig
-    from sccg_edge.quantize.ptq import quantize_onnx_qdq, quantize_openvino_int8
-
     if out.is_file():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -56,26 +53,21 @@ def int8_artifact(kind: str, onnx_path: Path, out: Path, calib_images: np.ndarra
     cfg = QuantConfig(mode="int8", target="openvino" if kind == "openvino" else "onnx",
                       size=int(calib_images.shape[-1]))
     try:
-        (quantize_openvino_int8 if kind == "openvino" else quantize_onnx_qdq)(onnx_path, calib, out, cfg)
+        quantize_onnx(onnx_path, out, cfg, calib)
     except MissingDependencyError as err:
         raise Unsupported(str(err)) from None
     return out
 
 
-def fp16_onnx(onnx_path: Path, out: Path) -> Path:
+def fp16_onnx(onnx_path: Path, out: Path, size: int) -> Path:
     """FP16 ONNX for TensorRT (InstanceNormalization, the last conv and tanh kept in FP32)."""
-    from sccg_edge.quantize.fp16 import onnx_to_fp16
-
     if not out.is_file():
-        onnx_to_fp16(onnx_path, out)
+        quantize_onnx(onnx_path, out, QuantConfig(mode="fp16", target="onnx", size=size))
     return out
 
 
 def tensorrt_engine(onnx_path: Path, out: Path, precision: str, size: int) -> Path:
     """TensorRT engine of an ONNX graph (only on a CUDA machine with TensorRT installed)."""
-    from sccg_edge.export.profiles import ExportProfile
-    from sccg_edge.export.tensorrt import build_engine
-
     if out.is_file():
         return out
     try:
@@ -83,8 +75,6 @@ def tensorrt_engine(onnx_path: Path, out: Path, precision: str, size: int) -> Pa
                                                                precision=precision, sizes=(size,))))
     except MissingDependencyError as err:
         raise Unsupported(str(err)) from None
-
-
 def case_artifact(backend: str, precision: str, device: str, torch_spec: Path, model: Any, size: int,
                   folder: Path, calib_images: np.ndarray | None) -> tuple[Path, dict[str, Any], str]:
     """(artifact path, backend options, note) for one case; raises :class:`Unsupported`."""
@@ -111,7 +101,7 @@ def case_artifact(backend: str, precision: str, device: str, torch_spec: Path, m
         if precision == "int8":
             graph = int8_artifact("onnxruntime", graph, folder / f"int8-qdq-{size}.onnx", _need(calib_images))
         elif precision == "fp16":
-            graph = fp16_onnx(graph, folder / f"fp16-{size}.onnx")
+            graph = fp16_onnx(graph, folder / f"fp16-{size}.onnx", size)
         engine = tensorrt_engine(graph, folder / f"{precision}-{size}.engine", precision, size)
         return engine, {"precision": precision}, ""
     raise Unsupported(f"unknown backend {backend}")
@@ -131,9 +121,7 @@ def _openvino_case(precision: str, model: Any, size: int, folder: Path, onnx: Pa
     if precision == "int8":
         return int8_artifact("openvino", fp32, folder / f"int8-{size}.xml", _need(calib)), {}, ""
     ir = openvino_ir(fp32, folder / f"fp16-{size}.xml", True)
-    import openvino as ov
-
-    caps = list(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+    caps = openvino_cpu_capabilities()
     hint = precision.upper()
     if hint in caps:
         return ir, {"precision": precision}, ""

@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from sccg_edge.backends.base import Backend
+from sccg_edge.backends import Backend
+from sccg_edge.backends.inspect import size_on_disk
 from sccg_edge.errors import ConfigError
 
 
@@ -89,16 +90,5 @@ def peak_rss_mb() -> float:
 
 def artifact_size_mb(path: str | Path | None) -> float | None:
     """Size on disk in MiB of a file, an OpenVINO IR (.xml + .bin) or a folder; None if unknown."""
-    if path is None:
-        return None
-    p = Path(path)
-    if p.is_dir():
-        return sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) / 2**20
-    if not p.is_file():
-        return None
-    files = [p]
-    if p.suffix == ".xml" and p.with_suffix(".bin").is_file():
-        files.append(p.with_suffix(".bin"))
-    if p.suffix == ".onnx":
-        files += [f for f in p.parent.glob(p.name + ".data") if f.is_file()]
-    return sum(f.stat().st_size for f in files) / 2**20
+    size = size_on_disk(path)
+    return None if size is None else size / 2**20

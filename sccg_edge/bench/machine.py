@@ -8,6 +8,8 @@ import platform
 from pathlib import Path
 from typing import Any
 
+import torch
+
 ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8")
 RUNTIME_DISTS = {"torch": "torch", "onnxruntime": "onnxruntime", "openvino": "openvino", "nncf": "nncf",
                  "tensorrt": "tensorrt", "numpy": "numpy"}
@@ -54,9 +56,6 @@ def machine_info(threads: int = 0, device: str = "cpu") -> dict[str, Any]:
         "versions": {name: _version(dist) for name, dist in RUNTIME_DISTS.items()},
         "device": device,
     }
-    if device == "cuda":
-        import torch
-
-        if torch.cuda.is_available():
-            info["gpu"] = torch.cuda.get_device_name(0)
+    if device == "cuda" and torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
     return info

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from sccg_edge.backends import load_backend
+from sccg_edge.bench.artifacts import export_onnx_file, openvino_ir
+from sccg_edge.bench.harness import time_backend
+from sccg_edge.bench.suite import random_input
 from sccg_edge.errors import MissingDependencyError, SccgError
+from sccg_edge.models import build_generator
 
 _MEDIAN = re.compile(r"Median:\s*([0-9.]+)\s*ms")
 
@@ -41,9 +50,6 @@ def benchmark_app_median(xml: Path, threads: int, size: int, niter: int = 20, ti
     what our OpenVINO backend sets. The inference precision is pinned to f32 as in our backend: left alone,
     OpenVINO picks bf16 on CPUs with native bf16 (AVX512_BF16/AMX), which would compare different computations.
     """
-    import json
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "config.json"
         config.write_text(json.dumps({"CPU": {"INFERENCE_NUM_THREADS": str(threads),
@@ -64,10 +70,6 @@ def compare_with_benchmark_app(xml: Path, threads: int, size: int, niter: int = 
         ``{"xml", "threads", "size", "niter", "ours_ms", "benchmark_app_ms", "relative_diff", "tolerance",
         "within_tolerance"}``; ``relative_diff = |ours - theirs| / theirs``.
     """
-    from sccg_edge.backends import load_backend
-    from sccg_edge.bench.harness import time_backend
-    from sccg_edge.bench.suite import random_input
-
     backend = load_backend("openvino", xml, threads=threads)
     ours = time_backend(backend, random_input(size), warmup=warmup, iters=niter).median_ms
     del backend
@@ -80,11 +82,6 @@ def compare_with_benchmark_app(xml: Path, threads: int, size: int, niter: int = 
 
 def make_ir(folder: Path, preset: str = "student-s", size: int = 256, seed: int = 0) -> Path:
     """An FP32 IR of an untrained ``preset`` generator (for the cross-check; weights do not affect latency)."""
-    import torch
-
-    from sccg_edge.bench.artifacts import export_onnx_file, openvino_ir
-    from sccg_edge.models import build_generator
-
     torch.manual_seed(seed)
     model = build_generator(preset).eval()
     onnx = export_onnx_file(model, Path(folder) / f"{preset}-{size}.onnx", size)

@@ -18,30 +18,28 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from sccg_edge.backends import Backend, load_backend, open_artifact
+from sccg_edge.backends.inspect import size_on_disk
+from sccg_edge.bench.harness import time_backend
+from sccg_edge.bench.machine import machine_info
+from sccg_edge.bench.suite import random_input
+from sccg_edge.config import DataConfig, QATConfig, QuantConfig, QuantTableConfig, to_dict
+from sccg_edge.data.slices import load_split, resolve_data_root
 from sccg_edge.errors import ConfigError
+from sccg_edge.export import export_onnx, to_openvino
+from sccg_edge.metrics.score import fidelity
+from sccg_edge.models.loading import LoadedGenerator
+from sccg_edge.quantize import quantize_artifact
+from sccg_edge.utils.fs import atomic_write_text
+from sccg_edge.utils.progress import track
 
-DEFAULT_VARIANTS = "ov-fp16,ov-int8,qdq-int8,ov-int8-budget@0.3,ov-int8-budget@0.05,ov-int8-qat,qdq-int8-qat"
 BASE_VARIANTS = ("ov-fp16", "ov-int8", "qdq-int8", "ov-int8-budget", "ov-int8-qat", "qdq-int8-qat")
-
-
-@dataclass(frozen=True)
-class QuantTableConfig:
-    """What the table holds; ``variants`` and ``directions`` are comma-separated."""
-
-    variants: str = DEFAULT_VARIANTS
-    directions: str = "mr2ct,ct2mr"
-    size: int = 256  # static input size of every artifact (the size the shipped models were trained at)
-    data: str = ""  # paired data folder (empty: the shared real pairs, else the embedded phantom)
-    qat_steps: int = 300
-    threads: int = 0  # CPU threads for timing (0: runtime default)
-    warmup: int = 3
-    iters: int = 10
 
 
 def parse_variant(name: str) -> tuple[str, float]:
@@ -61,10 +59,8 @@ def parse_variant(name: str) -> tuple[str, float]:
     return base, value
 
 
-def variant_config(name: str, cfg: QuantTableConfig) -> Any:
+def variant_config(name: str, cfg: QuantTableConfig) -> QuantConfig:
     """The :class:`QuantConfig` that builds variant ``name``."""
-    from sccg_edge.quantize.config import QATConfig, QuantConfig
-
     base, budget = parse_variant(name)
     target = "onnx" if base.startswith("qdq") else "openvino"
     mode = "fp16" if base == "ov-fp16" else "int8"
@@ -72,37 +68,27 @@ def variant_config(name: str, cfg: QuantTableConfig) -> Any:
                        qat=base.endswith("-qat"), qat_cfg=replace(QATConfig(), steps=cfg.qat_steps))
 
 
-def _split(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
-
-
 def quant_table(spec: str, out: Path, cfg: QuantTableConfig, progress: bool = True) -> dict[str, Any]:
     """Build, score and time every variant of ``spec`` for each direction; writes results.json and report.md."""
-    from sccg_edge.bench.machine import machine_info
-    from sccg_edge.config import DataConfig, to_dict
-    from sccg_edge.quantize.card import split_pairs
-    from sccg_edge.train.slices import resolve_data_root
-    from sccg_edge.utils.fs import atomic_write_text
-    from sccg_edge.utils.progress import track
-
-    variants = _split(cfg.variants)
+    variants = cfg.variants
     for name in variants:
         parse_variant(name)
-    directions = _split(cfg.directions)
+    directions = cfg.directions
     if not directions or any(d not in ("mr2ct", "ct2mr") for d in directions):
-        raise ConfigError(f"directions must be mr2ct and/or ct2mr, got '{cfg.directions}'")
+        raise ConfigError(f"directions must be mr2ct and/or ct2mr, got '{','.join(directions)}'")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    root, data_desc = resolve_data_root(DataConfig(root=cfg.data))
+    _, data_desc = resolve_data_root(DataConfig(root=cfg.data))
     jobs = [(d, v) for d in directions for v in ["fp32", *variants]]
     rows: list[dict[str, Any]] = []
     refs: dict[str, Any] = {}
     for direction, variant in track(jobs, "quantization table", total=len(jobs), enabled=progress):
-        if direction not in refs:  # the FP32 source and the test pairs, once per direction
-            ref = _reference(spec, direction)
-            refs[direction] = {**ref, "pairs": split_pairs(root, "test", direction, cfg.size, 0, ref["ct_window"])}
-        ref = refs[direction]
-        rows.append(_row(spec, direction, variant, cfg, out, ref, ref["pairs"]))
+        if direction not in refs:  # the FP32 source in PyTorch and the test pairs, once per direction
+            reference = load_backend("torch", spec, direction=direction)
+            data = DataConfig(root=cfg.data, size=cfg.size, ct_window=str(reference.ct_window))
+            refs[direction] = (reference, load_split(data, "test").pair(direction))
+        reference, pairs = refs[direction]
+        rows.append(_row(spec, direction, variant, cfg, out, reference, pairs))
         result = {"model": spec, "data": data_desc, "split": "test", "machine": machine_info(cfg.threads),
                   "config": to_dict(cfg), "rows": rows}
         atomic_write_text(out / "results.json", json.dumps(result, indent=2, default=str) + "\n")
@@ -110,37 +96,18 @@ def quant_table(spec: str, out: Path, cfg: QuantTableConfig, progress: bool = Tr
     return {**result, "out": str(out)}
 
 
-def _reference(spec: str, direction: str) -> dict[str, Any]:
-    """The FP32 source in PyTorch: a callable over (B, 1, S, S) arrays, its CT window and the loaded generator."""
-    import torch
-
-    from sccg_edge.models.loading import load_generator
-
-    loaded = load_generator(spec, direction)
-
-    def run(x: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return loaded.model(torch.from_numpy(x)).numpy()
-
-    return {"run": run, "ct_window": loaded.ct_window, "loaded": loaded}
-
-
-def _row(spec: str, direction: str, variant: str, cfg: QuantTableConfig, out: Path, ref: dict[str, Any],
-         pairs: list) -> dict[str, Any]:
-    from sccg_edge.backends import backend_for_artifact, load_backend
-    from sccg_edge.bench.harness import time_backend
-    from sccg_edge.quantize.card import fidelity, size_on_disk
-
+def _row(spec: str, direction: str, variant: str, cfg: QuantTableConfig, out: Path, reference: Backend,
+         pairs: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
     folder = out / "artifacts" / f"{variant}-{direction}"
     if variant == "fp32":
-        artifact, card = _fp32_ir(ref["loaded"], folder, cfg.size), {}
+        artifact, card = _fp32_ir(reference.loaded, folder, cfg.size), {}
     else:
         card, artifact = _build(spec, direction, variant, cfg, folder)
-    runtime = backend_for_artifact(artifact)
-    backend = load_backend(runtime, artifact, threads=cfg.threads, **_ov_options(card))
-    fid = fidelity(backend, ref["run"], pairs)
-    x = (np.random.default_rng(0).random((1, 1, cfg.size, cfg.size), dtype=np.float32) * 2 - 1)
-    latency = time_backend(backend, x, warmup=cfg.warmup, iters=cfg.iters)
+    hint = card.get("method", {}).get("inference_precision_hint", "f32")
+    backend = open_artifact(artifact, threads=cfg.threads, hint=hint)
+    runtime = backend.name
+    fid = fidelity(backend, *pairs, reference=reference)
+    latency = time_backend(backend, random_input(cfg.size), warmup=cfg.warmup, iters=cfg.iters)
     method = card.get("method", {})
     return {"direction": direction, "variant": variant, "artifact": str(artifact.relative_to(out)),
             "runtime": runtime, "precision": card.get("precision", "fp32"),
@@ -152,16 +119,8 @@ def _row(spec: str, direction: str, variant: str, cfg: QuantTableConfig, out: Pa
             "kept_higher_precision": method.get("kept_higher_precision", method.get("kept_fp32"))}
 
 
-def _ov_options(card: dict[str, Any]) -> dict[str, Any]:
-    hint = card.get("method", {}).get("inference_precision_hint", "f32")
-    return {"precision": {"f16": "fp16", "bf16": "bf16"}.get(hint, "fp32")}
-
-
-def _fp32_ir(loaded: Any, folder: Path, size: int) -> Path:
+def _fp32_ir(loaded: LoadedGenerator, folder: Path, size: int) -> Path:
     """The FP32 OpenVINO IR of the source (the latency and fidelity baseline of every row)."""
-    from sccg_edge.export.onnx import export_onnx
-    from sccg_edge.export.openvino import to_openvino
-
     xml = folder / "model.xml"
     if not xml.is_file():
         folder.mkdir(parents=True, exist_ok=True)
@@ -173,8 +132,6 @@ def _fp32_ir(loaded: Any, folder: Path, size: int) -> Path:
 
 def _build(spec: str, direction: str, variant: str, cfg: QuantTableConfig, folder: Path) -> tuple[dict, Path]:
     """Build one variant with ``quantize_artifact`` (or reuse a complete earlier build); returns (card, file)."""
-    from sccg_edge.quantize.ptq import quantize_artifact
-
     card_file, build_file = folder / "card.json", folder.with_name(folder.name + ".build.json")
     if not card_file.is_file():  # quantize_artifact writes the folder atomically: no card, no artifact
         start = time.perf_counter()

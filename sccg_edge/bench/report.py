@@ -9,6 +9,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+from rich.table import Table
+
+from sccg_edge.bench.pareto import draw_pareto
 from sccg_edge.utils.fs import atomic_write_text
 
 OUTPUT_FILES = ("results.json", "results.csv", "report.md", "pareto.png")
@@ -19,13 +22,14 @@ TABLE_COLUMNS = (("model", "model"), ("backend", "backend"), ("precision", "prec
                  ("status", "status"))
 
 
-def _clean(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
+    """``value`` with non-finite floats as strings ("inf", "-inf") or None (NaN), so that JSON stays strict."""
     if isinstance(value, float) and not math.isfinite(value):
         return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_clean(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 
@@ -140,7 +144,7 @@ def records_csv(records: list[dict[str, Any]]) -> str:
     writer = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
     writer.writeheader()
     for r in records:
-        writer.writerow({k: _clean(r.get(k, "")) for k in keys})
+        writer.writerow({k: json_safe(r.get(k, "")) for k in keys})
     return buf.getvalue()
 
 
@@ -179,11 +183,9 @@ def report_markdown(result: dict[str, Any]) -> str:
 
 def write_outputs(out_dir: Path, result: dict[str, Any]) -> list[Path]:
     """Write the four output files into ``out_dir`` (which must exist)."""
-    from sccg_edge.bench.pareto import draw_pareto
-
     out_dir = Path(out_dir)
     payload = {**result, "summary": summary(result)}
-    atomic_write_text(out_dir / "results.json", json.dumps(_clean(payload), indent=2, default=str) + "\n")
+    atomic_write_text(out_dir / "results.json", json.dumps(json_safe(payload), indent=2, default=str) + "\n")
     atomic_write_text(out_dir / "results.csv", records_csv(result["records"]))
     atomic_write_text(out_dir / "report.md", report_markdown(result))
     plotted = [r for r in result["records"] if r.get("status") == "ok" and isinstance(r.get("mean_psnr"), float)
@@ -197,15 +199,11 @@ def write_outputs(out_dir: Path, result: dict[str, Any]) -> list[Path]:
     return [out_dir / f for f in OUTPUT_FILES]
 
 
-def render_table(result: dict[str, Any]) -> None:
-    """Print the results as a rich table on stderr-free stdout (not used with --json)."""
-    from rich.table import Table
-
+def results_table(result: dict[str, Any]) -> Table:
+    """The results as a rich table (what ``sccg-edge bench`` prints without --json)."""
     table = Table(title="sccg-edge bench")
     for _, header in TABLE_COLUMNS:
         table.add_column(header, overflow="fold")
     for r in result["records"]:
         table.add_row(*(_fmt(r.get(k)) for k, _ in TABLE_COLUMNS))
-    from sccg_edge.cli._common import result_console
-
-    result_console().print(table)
+    return table

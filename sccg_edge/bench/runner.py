@@ -1,27 +1,40 @@
-"""Runs single benchmark cases: artifact on the fly, backend load, timing, memory, fidelity."""
+"""Runs the benchmark: every case (artifact on the fly, backend load, timing, memory, fidelity) of a suite."""
 
 from __future__ import annotations
 
-import dataclasses
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
+from sccg_edge.backends import available_backends, backend_names, load_backend, run_batched
 from sccg_edge.bench.artifacts import Unsupported, case_artifact
-from sccg_edge.bench.fidelity import DIRECTIONS, TestSlices, combine_directions, fidelity_record, translate_all
+from sccg_edge.bench.fidelity import fidelity_record, load_test_slices
 from sccg_edge.bench.harness import artifact_size_mb, peak_rss_mb, reset_peak_rss, time_backend
+from sccg_edge.bench.machine import machine_info
+from sccg_edge.bench.report import write_outputs
 from sccg_edge.bench.suite import (
     Case,
     ModelEntry,
-    SuiteConfig,
     build_cases,
+    check_sizes,
     random_input,
     resolve_models,
-    split_list,
+    slug,
     teacher_name,
 )
-from sccg_edge.errors import ConfigError, SccgError
+from sccg_edge.config import DataConfig, SuiteConfig, to_dict
+from sccg_edge.data.slices import SliceSet, load_splits
+from sccg_edge.errors import ConfigError, InputError, SccgError
+from sccg_edge.metrics.score import DIRECTIONS, by_direction
+from sccg_edge.models import count_macs
+from sccg_edge.utils.fs import atomic_dir
+from sccg_edge.utils.progress import track
 
 
 class CaseRunner:
@@ -32,39 +45,36 @@ class CaseRunner:
         self.entries: dict[str, ModelEntry] = {}
         self.teacher = ""
         self.data_source = ""
-        self._slices: TestSlices | None = None
+        self._slices: SliceSet | None = None
         self._refs: dict[tuple[str, str], np.ndarray] = {}
         self._calib: dict[tuple[str, int], np.ndarray] = {}
 
     def prepare(self) -> list[Case]:
         """Resolve models and backends, count MACs, and list the cases."""
-        from sccg_edge.backends import available_backends
-        from sccg_edge.backends.base import BACKENDS, _ensure_registered
-        from sccg_edge.models import count_macs
-
-        _ensure_registered()
         avail = available_backends(self.cfg.device)
         if not avail:
             raise ConfigError(f"no inference backend can run on {self.cfg.device} here")
-        backends = split_list(self.cfg.backends) or avail
+        backends = list(self.cfg.backends) or avail
+        known = backend_names()
         for b in backends:
-            if b not in BACKENDS:
-                raise ConfigError(f"unknown backend '{b}'; choose from: {', '.join(BACKENDS.names())}")
+            if b not in known:
+                raise ConfigError(f"unknown backend '{b}'; choose from: {', '.join(known)}")
         entries = resolve_models(self.cfg, self.cache / "models")
         for e in entries:
-            for size in (int(s) for s in split_list(self.cfg.sizes)):
+            for size in self.cfg.sizes:
                 cost = count_macs(e.models["mr2ct"], (1, 1, size, size))
                 e.macs_per_size[size], e.params = cost.macs, cost.params
         self.entries = {e.name: e for e in entries}
         self.teacher = teacher_name(entries)
         self.available = avail
-        sizes = [int(s) for s in split_list(self.cfg.sizes)]
+        sizes = list(self.cfg.sizes)
         fid = self.cfg.fidelity_size
         self.fidelity_size = 0 if not fid else (fid if fid in sizes else min(sizes))
         return build_cases(self.cfg, entries, backends)
 
     def config_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self.cfg)
+        """The suite's config as written to results.json."""
+        return to_dict(self.cfg)
 
     def run_case(self, case: Case) -> dict[str, Any]:
         """One flat result record; never raises for an unsupported or failing case."""
@@ -91,9 +101,7 @@ class CaseRunner:
         return rec
 
     def _backend(self, case: Case, e: ModelEntry, direction: str) -> tuple[Any, str]:
-        from sccg_edge.backends import load_backend
-
-        folder = self.cache / "artifacts" / f"{_slug(case.model)}-{direction}"
+        folder = self.cache / "artifacts" / f"{slug(case.model)}-{direction}"
         calib = self._calibration(direction, case.size) if case.precision == "int8" else None
         path, options, note = case_artifact(case.backend, case.precision, self.cfg.device, e.specs[direction],
                                             e.models[direction], case.size, folder, calib)
@@ -121,51 +129,97 @@ class CaseRunner:
         for direction in DIRECTIONS:
             backend = first if direction == "mr2ct" else self._backend(case, e, direction)[0]
             src, gt = slices.pair(direction)
-            pred = translate_all(backend, src)
+            pred = run_batched(backend, src)
             per[direction] = fidelity_record(pred, gt, self.reference(self.teacher, direction, case.size),
                                              self.reference(case.model, direction, case.size))
-        flat = combine_directions(per)
+        flat = by_direction(per)
         flat["fidelity_slices"] = len(slices.names)
         flat["fidelity_vs_gt_meaningful"] = e.trained
         return flat
 
-    def slices(self, size: int) -> TestSlices:
+    def slices(self, size: int) -> SliceSet:
         """The fidelity test slices (loaded once, at ``fidelity_size``)."""
         if self._slices is None:
-            from sccg_edge.bench.fidelity import load_test_slices
-
-            self._slices = load_test_slices(size, self.cfg.data or None, limit=self.cfg.fidelity_slices)
-            self.data_source = self._slices.source
+            self._slices, self.data_source = load_test_slices(size, self.cfg.data or None,
+                                                              limit=self.cfg.fidelity_slices)
         return self._slices
 
     def reference(self, model: str, direction: str, size: int) -> np.ndarray:
-        """FP32 eager-torch outputs of ``model`` on the test slices (cached)."""
+        """FP32 outputs of ``model`` on the test slices, run by the torch backend (cached)."""
         key = (model, direction)
         if key not in self._refs:
-            import torch
-
             src, _ = self.slices(size).pair(direction)
-            with torch.inference_mode():
-                gen = self.entries[model].models[direction].float().eval()
-                self._refs[key] = np.concatenate([gen(torch.from_numpy(src[i:i + 1])).numpy()
-                                                  for i in range(len(src))])
+            self._refs[key] = run_batched(load_backend("torch", self.entries[model].models[direction].float()), src)
         return self._refs[key]
 
     def _calibration(self, direction: str, size: int) -> np.ndarray:
         """Calibration inputs: slices of the calibration split at ``size`` (cached)."""
         if (direction, size) in self._calib:
             return self._calib[(direction, size)]
-        from sccg_edge.config import DataConfig
-        from sccg_edge.train.slices import load_splits
-
         splits = load_splits(DataConfig(root=self.cfg.data, size=size))
         calib = splits.get("calibration") or splits["train"]
-        src = calib.mr if direction == "mr2ct" else calib.ct
-        n = len(src)
-        idx = np.unique(np.linspace(0, n - 1, num=min(self.cfg.calib_slices, n)).round().astype(int))
-        self._calib[(direction, size)] = src[idx].numpy()
+        self._calib[(direction, size)] = calib.spread(self.cfg.calib_slices).pair(direction)[0]
         return self._calib[(direction, size)]
 
 
-def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in str(name))[-60:]
+def run_suite(cfg: SuiteConfig, cache: Path, on_record: Callable[[dict[str, Any]], None] | None = None,
+              progress: bool = True) -> dict[str, Any]:
+    """Run every case; returns {"machine", "config", "teacher", "records"}. Unsupported cases are records too."""
+    check_sizes(cfg)
+    runner = CaseRunner(cfg, cache)
+    cases = runner.prepare()
+    records = []
+    for case in track(cases, "benchmarking", total=len(cases), enabled=progress):
+        t0 = time.perf_counter()
+        rec = runner.run_case(case)
+        rec["wall_s"] = round(time.perf_counter() - t0, 2)
+        records.append(rec)
+        if on_record:
+            on_record(rec)
+    return {"machine": machine_info(cfg.threads, cfg.device), "config": runner.config_dict(),
+            "teacher": runner.teacher, "data": runner.data_source, "records": records}
+
+
+def default_out_dir(root: Path = Path("benchmarks/runs")) -> Path:
+    """``benchmarks/runs/<timestamp>/``."""
+    return root / time.strftime("%Y%m%d-%H%M%S")
+
+
+def check_out_dir(out: Path) -> None:
+    """Refuse an output folder that exists and is not empty (nothing is ever overwritten)."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InputError("output folder exists and is not empty; nothing was overwritten. Give a new --out", out)
+
+
+def check_device(device: str) -> None:
+    """Refuse --device cuda on a machine where torch sees no CUDA device."""
+    if device not in ("cpu", "cuda"):
+        raise ConfigError(f"--device must be cpu or cuda, got '{device}'")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda was asked for but no CUDA device is visible here (torch "
+                          f"{torch.__version__}, CUDA available: no); run with --device cpu")
+
+
+def run_bench(cfg: SuiteConfig, out: Path | None = None, keep_artifacts: bool = False,
+              progress: bool = True) -> tuple[dict[str, Any], Path]:
+    """Run the suite and write results.json, results.csv, report.md and pareto.png into ``out``.
+
+    The folder is filled in a temporary sibling and renamed into place at the end, so an interrupted run leaves
+    no half-written results. Artifacts are built in a temporary cache (kept under ``out/artifacts`` with
+    ``keep_artifacts``).
+    """
+    check_device(cfg.device)
+    out = Path(out) if out is not None else default_out_dir()
+    check_out_dir(out)
+    cache = Path(tempfile.mkdtemp(prefix="sccg-bench-"))
+    try:
+        result = run_suite(cfg, cache, progress=progress)
+        if out.exists():
+            out.rmdir()  # empty (checked above); atomic_dir wants to create it
+        with atomic_dir(out) as tmp:
+            write_outputs(tmp, result)
+            if keep_artifacts and (cache / "artifacts").is_dir():
+                shutil.copytree(cache / "artifacts", tmp / "artifacts", dirs_exist_ok=True)
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    return result, out

@@ -7,54 +7,20 @@ trained at), so that the default run stays within minutes on a small CPU.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
+from sccg_edge.config import SuiteConfig
 from sccg_edge.errors import ConfigError
+from sccg_edge.models import GENERATOR_PRESETS, build_generator
+from sccg_edge.models.loading import load_generator, save_generator, shipped_model_names
 
 UNTRAINED = "untrained (random weights)"
 DEFAULT_PRESETS = ("paper", "student-s")
-
-
-@dataclass(frozen=True)
-class SuiteConfig:
-    """What to benchmark; list-valued fields are comma-separated strings (as on the command line)."""
-
-    models: str = ""  # empty: shipped models, else untrained presets paper,student-s
-    backends: str = ""  # empty: every backend available on the device
-    precisions: str = "fp32,fp16,int8"
-    sizes: str = "512,256"
-    device: str = "cpu"
-    threads: int = 0  # 0: all usable cores
-    warmup: int = 3
-    iters: int = 10
-    heavy_gmac: float = 20.0  # cases above this many GMAC per run use heavy_warmup / heavy_iters
-    heavy_warmup: int = 1
-    heavy_iters: int = 3
-    heavy_lowp_max_size: int = 256  # heavy models: non-fp32 precisions only at sizes <= this
-    fidelity_size: int = 256  # fidelity only for cases at this size (0: no fidelity)
-    fidelity_slices: int = 2
-    calib_slices: int = 16
-    paper_baseline: bool = True  # always time the paper architecture in fp32
-    data: str = ""
-    seed: int = 0
-
-
-def split_list(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
-
-
-def load_suite_config(path: str | Path | None = None, **overrides: Any) -> SuiteConfig:
-    """A SuiteConfig from a YAML file (e.g. benchmarks/cpu.yaml) and keyword overrides (None values ignored)."""
-    from sccg_edge.config import apply_overrides, load_recipe
-
-    cfg = load_recipe(str(path), cls=SuiteConfig) if path else SuiteConfig()
-    return apply_overrides(cfg, {k: v for k, v in overrides.items() if v is not None}, source="command line")
 
 
 @dataclass
@@ -78,10 +44,7 @@ def _is_paper_arch(cfg: Any) -> bool:
 
 def resolve_models(cfg: SuiteConfig, cache: Path) -> list[ModelEntry]:
     """Models to run: given specs, else shipped models, else untrained presets; plus the paper baseline."""
-    from sccg_edge.models import GENERATOR_PRESETS
-    from sccg_edge.models.loading import shipped_model_names
-
-    names = split_list(cfg.models) or shipped_model_names() or list(DEFAULT_PRESETS)
+    names = list(cfg.models) or shipped_model_names() or list(DEFAULT_PRESETS)
     entries = [_entry(n, cache, cfg.seed, untrained=(n in GENERATOR_PRESETS and not _is_spec(n))) for n in names]
     seen: set[str] = set()
     for i, e in enumerate(entries):
@@ -97,23 +60,16 @@ def resolve_models(cfg: SuiteConfig, cache: Path) -> list[ModelEntry]:
 
 
 def _is_spec(name: str) -> bool:
-    from sccg_edge.models.loading import shipped_model_names
-
     return Path(name).exists() or name in shipped_model_names()
 
 
 def _entry(name: str, cache: Path, seed: int, untrained: bool) -> ModelEntry:
-    import torch
-
-    from sccg_edge.models import build_generator
-    from sccg_edge.models.loading import load_generator, save_generator
-
     specs, models = {}, {}
     for i, direction in enumerate(("mr2ct", "ct2mr")):
         if untrained:
             torch.manual_seed(seed + i)
             model = build_generator(name).eval()
-            path = cache / _slug(name) / f"g_{direction}.safetensors"
+            path = cache / slug(name) / f"g_{direction}.safetensors"
             if not path.is_file():
                 path.parent.mkdir(parents=True, exist_ok=True)
                 save_generator(model, path, direction, 256)
@@ -136,7 +92,8 @@ def display_name(spec: str) -> str:
     return path.stem if path.is_file() else path.name
 
 
-def _slug(name: str) -> str:
+def slug(name: str) -> str:
+    """``name`` as a file-name-safe folder name (at most 60 characters)."""
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in str(name))[-60:]
 
 
@@ -150,7 +107,7 @@ class Case:
 
 def build_cases(cfg: SuiteConfig, entries: list[ModelEntry], backends: list[str]) -> list[Case]:
     """Every model x backend x precision x size, minus what the config leaves out for heavy/baseline models."""
-    precisions, sizes = split_list(cfg.precisions), [int(s) for s in split_list(cfg.sizes)]
+    precisions, sizes = cfg.precisions, cfg.sizes
     cases = []
     for e in entries:
         for size in sizes:
@@ -177,35 +134,14 @@ def teacher_name(entries: list[ModelEntry]) -> str:
 
 
 def check_sizes(cfg: SuiteConfig) -> None:
-    for s in split_list(cfg.sizes):
-        if not s.isdigit() or int(s) < 8 or int(s) % 4:
+    """Refuse sizes the generators cannot take and iteration counts that time nothing."""
+    for s in cfg.sizes:
+        if s < 8 or s % 4:
             raise ConfigError(f"sizes must be positive multiples of 4 (>= 8), got '{s}'")
     if cfg.iters < 1 or cfg.warmup < 0 or cfg.heavy_iters < 1 or cfg.heavy_warmup < 0:
         raise ConfigError("iters must be >= 1 and warmup >= 0")
 
 
-def run_suite(cfg: SuiteConfig, cache: Path, on_record: Callable[[dict[str, Any]], None] | None = None,
-              progress: bool = True) -> dict[str, Any]:
-    """Run every case; returns {"machine", "config", "teacher", "records"}. Unsupported cases are records too."""
-    from sccg_edge.bench.machine import machine_info
-    from sccg_edge.bench.runner import CaseRunner
-
-    check_sizes(cfg)
-    runner = CaseRunner(cfg, cache)
-    cases = runner.prepare()
-    records = []
-    from sccg_edge.utils.progress import track
-
-    for case in track(cases, "benchmarking", total=len(cases), enabled=progress):
-        t0 = time.perf_counter()
-        rec = runner.run_case(case)
-        rec["wall_s"] = round(time.perf_counter() - t0, 2)
-        records.append(rec)
-        if on_record:
-            on_record(rec)
-    return {"machine": machine_info(cfg.threads, cfg.device), "config": runner.config_dict(),
-            "teacher": runner.teacher, "data": runner.data_source, "records": records}
-
-
 def random_input(size: int, batch: int = 1, seed: int = 0) -> np.ndarray:
+    """A seeded batch (B, 1, S, S) of uniform noise in [-1, 1]: the timing input (latency does not depend on it)."""
     return (np.random.default_rng(seed).random((batch, 1, size, size), dtype=np.float32) * 2 - 1)

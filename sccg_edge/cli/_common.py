@@ -8,7 +8,6 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-
 _RESULT_STREAM: list[Any] = []
 
 
@@ -47,8 +46,9 @@ def print_json(obj: Any) -> None:
 
 
 def _default(obj: Any) -> Any:
-    import numpy as np
     from pathlib import Path
+
+    import numpy as np
 
     if isinstance(obj, Path):
         return str(obj)

@@ -35,9 +35,10 @@ def bench(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the table."),
 ) -> None:
     """Benchmark models x backends x precisions x sizes; writes results.json/.csv, report.md and pareto.png."""
-    from sccg_edge.bench import check_device, check_out_dir, default_out_dir, load_suite_config, run_bench
-    from sccg_edge.bench.report import render_table, summary
-    from sccg_edge.cli._common import print_json
+    from sccg_edge.bench import check_device, check_out_dir, default_out_dir, run_bench
+    from sccg_edge.bench.report import json_safe, results_table, summary
+    from sccg_edge.cli._common import print_json, result_console
+    from sccg_edge.config import load_suite_config
 
     check_device(device)
     target = out if out is not None else default_out_dir()
@@ -48,10 +49,8 @@ def bench(
                             fidelity_slices=fidelity_slices, paper_baseline=False if no_paper_baseline else None)
     result, folder = run_bench(cfg, target, keep_artifacts=keep_artifacts, progress=True)
     if as_json:
-        from sccg_edge.bench.report import _clean
-
-        print_json(_clean({"out": str(folder), "summary": summary(result), "machine": result["machine"],
-                           "records": result["records"]}))
+        print_json(json_safe({"out": str(folder), "summary": summary(result), "machine": result["machine"],
+                              "records": result["records"]}))
         return
-    render_table(result)
+    result_console().print(results_table(result))
     typer.echo(f"wrote {folder}/ (results.json, results.csv, report.md, pareto.png)")

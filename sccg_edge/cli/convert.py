@@ -24,10 +24,11 @@ def convert(
 ) -> None:
     """Translate slices with a generator; DICOM input gives a new DICOM series on the input's grid."""
     from sccg_edge.cli._common import print_json, print_kv_table
+    from sccg_edge.config import ConvertConfig
     from sccg_edge.convert import convert_path
 
-    summary = convert_path(model, direction, input, out, backend=backend, series_uid=series, size=size,
-                           threads=threads, progress=progress)
+    cfg = ConvertConfig(model=model, direction=direction, backend=backend, series=series, size=size, threads=threads)
+    summary = convert_path(input, out, cfg, progress=progress)
     if as_json:
         print_json(summary)
         return

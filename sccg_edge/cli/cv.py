@@ -26,18 +26,13 @@ def cv(
 ) -> None:
     """Cross-validate a recipe over patient folds: per-fold and mean +- std metrics, learning curves, a report."""
     from sccg_edge.cli._common import print_json, result_stream
-    from sccg_edge.config import parse_set
-    from sccg_edge.errors import ConfigError
-    from sccg_edge.train.cv import CvConfig, run_cv
+    from sccg_edge.config import CvConfig, parse_set
+    from sccg_edge.train import run_cv
 
-    try:
-        only_folds = tuple(int(x) for x in only.split(",") if x.strip())
-    except ValueError:
-        raise ConfigError(f"--only {only!r}: give fold numbers separated by commas, e.g. 0,3") from None
     cfg = CvConfig(recipe=recipe, folds=folds, budget_minutes=budget_minutes, out=str(out),
-                   data=str(data) if data else "", only=only_folds, report_only=report_only,
-                   overrides=parse_set(set_), students=tuple(x.strip() for x in students.split(",") if x.strip()),
-                   student_budget_minutes=student_budget_minutes, student_overrides=parse_set(student_set))
+                   data=str(data) if data else "", only=only, report_only=report_only, overrides=parse_set(set_),
+                   students=students, student_budget_minutes=student_budget_minutes,
+                   student_overrides=parse_set(student_set))
     result = run_cv(cfg)
     if json_out:
         print_json(result)

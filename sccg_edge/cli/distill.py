@@ -27,10 +27,9 @@ def distill(
 ) -> None:
     """Distil the frozen teacher into a small student (both directions or one)."""
     from sccg_edge.cli._common import print_json
-    from sccg_edge.config import parse_set
+    from sccg_edge.config import load_distill_config, parse_set
+    from sccg_edge.distill import distill as run_distill
     from sccg_edge.errors import InputError
-    from sccg_edge.train.distill import distill as run_distill
-    from sccg_edge.train.distill_config import load_distill_config
 
     overrides = parse_set(set_)
     for key, value in (("data.root", str(data) if data else None), ("student.preset", student),

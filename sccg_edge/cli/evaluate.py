@@ -17,20 +17,19 @@ def evaluate(
                                           "to check a run on patients it trained on."),
     tta: str = typer.Option("none", help="Test-time augmentation: none, or flip (mean with the mirrored "
                                          "prediction; twice the inference cost)."),
-    register_gt: str = typer.Option("none", "--register", help="Score against ground truth registered onto the input: none, rigid "
-                                              "or affine (mutual information; needs SimpleITK)."),
+    register_gt: str = typer.Option("none", "--register", help="Score against ground truth registered onto the "
+                                    "input: none, rigid or affine (mutual information; needs SimpleITK)."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """PSNR / SSIM / MAE / IoU of sCT and sMR on a split, whole slice and inside the head mask (0..255 scale)."""
     from sccg_edge.cli._common import print_json, print_kv_table
-    from sccg_edge.errors import InputError
+    from sccg_edge.config import EvalConfig
     from sccg_edge.evaluate import evaluate_model
 
-    if direction not in ("both", "mr2ct", "ct2mr"):
-        raise InputError(f"--direction must be both, mr2ct or ct2mr, not '{direction}'")
-    dirs = ("mr2ct", "ct2mr") if direction == "both" else (direction,)
-    report = evaluate_model(model, split, dirs, data_root=str(data) if data else "", patients=patients,
-                            register=register_gt, tta=tta)
+    dirs = ("mr2ct", "ct2mr") if direction == "both" else direction
+    cfg = EvalConfig(split=split, directions=dirs, data=str(data) if data else "", patients=patients,
+                     register=register_gt, tta=tta)
+    report = evaluate_model(model, cfg)
     if json_out:
         print_json(report)
         return

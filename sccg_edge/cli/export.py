@@ -20,10 +20,11 @@ def export(
 ) -> None:
     """Export a generator and write config.yaml + card.json/card.md beside it."""
     from sccg_edge.cli._common import print_json, print_kv_table
-    from sccg_edge.export.artifacts import export_artifact, resolve_profile
+    from sccg_edge.config import ExportConfig, resolve_profile
+    from sccg_edge.export import export_artifact
 
-    prof = resolve_profile(format, profile, size)
-    result = export_artifact(model, direction, prof, out, data=data)
+    cfg = ExportConfig(direction=direction, profile=resolve_profile(format, profile, size), data=data)
+    result = export_artifact(model, cfg, out)
     if json_out:
         print_json(result)
     else:

@@ -18,8 +18,8 @@ def calibrate(
     """Select calibration slices from the calibration split (training patients only) into a hashed manifest."""
     from sccg_edge.cli._common import print_json, print_kv_table
     from sccg_edge.config import DataConfig
-    from sccg_edge.quantize.calibration import write_calibration_manifest
-    from sccg_edge.train.slices import resolve_data_root
+    from sccg_edge.data.slices import resolve_data_root
+    from sccg_edge.quantize import write_calibration_manifest
 
     root, _ = resolve_data_root(DataConfig(root=data))
     result = write_calibration_manifest(root, out, n=size, strategy=strategy, seed=seed)
@@ -46,9 +46,9 @@ def quantize(
     from dataclasses import replace
 
     from sccg_edge.cli._common import print_json, print_kv_table
+    from sccg_edge.config import QATConfig, QuantConfig
     from sccg_edge.errors import ConfigError
-    from sccg_edge.quantize.config import QATConfig, QuantConfig
-    from sccg_edge.quantize.ptq import quantize_artifact
+    from sccg_edge.quantize import quantize_artifact
 
     if fp16 == int8:
         raise ConfigError("give exactly one of --fp16 and --int8")
@@ -77,9 +77,9 @@ def quant_table(
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Every FP16/INT8 form of a model (PTQ, budgeted, QAT) built as `quantize` ships it, scored on the test split."""
-    from sccg_edge.bench.quant_table import DEFAULT_VARIANTS, QuantTableConfig
-    from sccg_edge.bench.quant_table import quant_table as run_table
+    from sccg_edge.bench import quant_table as run_table
     from sccg_edge.cli._common import print_json
+    from sccg_edge.config import DEFAULT_VARIANTS, QuantTableConfig
 
     cfg = QuantTableConfig(variants=variants or DEFAULT_VARIANTS, directions=directions, size=size, data=data,
                            qat_steps=qat_steps, threads=threads, iters=iters)

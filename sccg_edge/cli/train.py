@@ -25,11 +25,10 @@ def train(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config and model cost, then exit."),
 ) -> None:
     """Train the scCycleGAN teacher (MR->CT and CT->MR together)."""
-    import yaml
-
-    from sccg_edge.cli._common import print_json
-    from sccg_edge.config import load_recipe, parse_set, to_dict
+    from sccg_edge.cli._common import print_json, result_stream
+    from sccg_edge.config import TrainConfig, dump_yaml, load_recipe, parse_set
     from sccg_edge.errors import InputError
+    from sccg_edge.train import model_cost, resume_config, train_teacher
 
     overrides = parse_set(set_)
     for key, value in (("data.root", str(data) if data else None), ("optim.epochs", epochs),
@@ -38,39 +37,17 @@ def train(
         if value is not None:
             overrides[key] = value
     if resume is not None:
-        from sccg_edge.train.run import resume_config
-
         cfg = resume_config(resume, overrides)
     else:
-        cfg = load_recipe(recipe, overrides=overrides)
+        cfg = load_recipe(recipe, cls=TrainConfig, overrides=overrides)
     if dry_run:
-        from sccg_edge.cli._common import result_stream
-
-        result_stream().write(yaml.safe_dump(to_dict(cfg), sort_keys=False))
-        print_json({"model_cost": _model_cost(cfg)})
+        result_stream().write(dump_yaml(cfg))
+        print_json({"model_cost": model_cost(cfg)})
         return
     if resume is None and out is None:
         raise InputError("give --out RUN_DIR for a new run (or --resume RUN_DIR to continue one)")
-    from sccg_edge.train.run import train_teacher
-
     summary = train_teacher(cfg, resume or out, resume=resume is not None)
     print_json(summary)
-
-
-def _model_cost(cfg) -> dict:
-    from sccg_edge.models import count_macs, format_macs, resolve_generator_config
-    from sccg_edge.models.discriminator import PatchDiscriminator
-    from sccg_edge.train.teacher import generator_overrides
-
-    gcfg = resolve_generator_config(cfg.model.generator, **generator_overrides(cfg))
-    from sccg_edge.models import build_generator
-
-    shape = (1, 1, cfg.data.size, cfg.data.size)
-    g = count_macs(build_generator(gcfg), shape)
-    d = count_macs(PatchDiscriminator(in_ch=1, ndf=cfg.model.ndf), shape)
-    return {"input": list(shape), "generator": gcfg.to_dict(), "generator_macs": g.macs,
-            "generator_macs_human": format_macs(g.macs), "generator_params": g.params,
-            "discriminator_macs": d.macs, "discriminator_params": d.params}
 
 
 def ship(
@@ -82,9 +59,10 @@ def ship(
 ) -> None:
     """Package a run's best checkpoint as a model folder with a measured model card (val and test metrics)."""
     from sccg_edge.cli._common import print_json
-    from sccg_edge.train.ship import ship_run
+    from sccg_edge.config import ShipConfig
+    from sccg_edge.ship import ship_run
 
-    card = ship_run(run, dest, half=not fp32, notes=notes, compare=compare)
+    card = ship_run(run, dest, ShipConfig(half=not fp32, notes=notes, compare=compare))
     print_json({"dest": str(dest), "val": card["val"], "test": card["test"]})
 
 

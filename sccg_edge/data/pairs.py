@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
+from sccg_edge.data.dicom import read_slice, scan_series, slice_tags
 from sccg_edge.data.transforms import CT_WINDOW_DEFAULT, ct_window_to_unit, mr_to_unit
 from sccg_edge.errors import InputError
 
@@ -62,8 +64,6 @@ def _png_pairs(root: Path) -> list[PairRecord]:
 
 
 def _dicom_pairs(root: Path, patients: list[Path]) -> list[PairRecord]:
-    from sccg_edge.data.dicom import scan_series
-
     records: list[PairRecord] = []
     for pdir in patients:
         ct, mr = scan_series(pdir / "ct"), scan_series(pdir / "mr")
@@ -99,15 +99,18 @@ def list_pairs(root: Path) -> list[PairRecord]:
     return _dicom_pairs(root, patients)
 
 
-def _load_png(path: Path) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+def read_png_unit(path: Path) -> np.ndarray:
+    """A PNG slice as float32 (H, W) in [0, 1]: 8-bit / 255, 16-bit / 65535, colour converted to grey.
 
+    Raises:
+        InputError: the file cannot be decoded.
+    """
     try:
-        with Image.open(path) as im:
-            gray = im.convert("L") if im.mode not in ("L", "I;16", "I") else im
-            arr = np.asarray(gray)
-    except (OSError, UnidentifiedImageError) as exc:
-        raise InputError(f"cannot be read as an image ({exc}); replace the file", path) from exc
+        with Image.open(path) as img:
+            img.load()
+            arr = np.asarray(img.convert("L") if img.mode not in ("L", "I;16", "I") else img)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise InputError(f"cannot decode this image ({err}); replace or remove the file", path) from None
     scale = 65535.0 if arr.dtype == np.uint16 or arr.max(initial=0) > 255 else 255.0
     return (arr.astype(np.float32) / scale).clip(0.0, 1.0)
 
@@ -122,10 +125,8 @@ def load_pair(rec: PairRecord, ct_window: tuple[float, float] = CT_WINDOW_DEFAUL
         InputError: unreadable files, a "CT" file that is not CT, or CT and MR of different sizes.
     """
     if rec.ct.suffix.lower() == ".png":
-        ct, mr = _load_png(rec.ct), _load_png(rec.mr)
+        ct, mr = read_png_unit(rec.ct), read_png_unit(rec.mr)
     else:
-        from sccg_edge.data.dicom import read_slice, slice_tags
-
         tags = slice_tags(rec.ct, rec.index)
         if tags.get("Modality") != "CT":
             raise InputError(f"is used as the CT of pair {rec.name} but its Modality is {tags.get('Modality')}; "

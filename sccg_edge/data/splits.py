@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,17 +77,12 @@ def auto_split(patients: list[str], seed: int = 0) -> SplitSpec:
                      calibration=(train[-1],))
 
 
-def patient_ids(text: str) -> tuple[str, ...]:
-    """Patient ids from a comma-separated list ("2, 16,20" -> ("2", "16", "20"))."""
-    return tuple(p.strip() for p in text.split(",") if p.strip())
-
-
-def spec_from_lists(train: str, val: str = "", test: str = "") -> SplitSpec | None:
-    """A fixed split from comma-separated patient ids (``DataConfig.*_patients``); None when ``train`` is empty.
+def spec_from_lists(train: Sequence[str], val: Sequence[str] = (), test: Sequence[str] = ()) -> SplitSpec | None:
+    """A fixed split from lists of patient ids (``DataConfig.*_patients``); None when ``train`` is empty.
 
     The calibration patient is the last training patient, as in :func:`auto_split`.
     """
-    names = {"train": patient_ids(train), "val": patient_ids(val), "test": patient_ids(test)}
+    names = {"train": tuple(train), "val": tuple(val), "test": tuple(test)}
     if not names["train"]:
         if names["val"] or names["test"]:
             raise ConfigError("data.val_patients/test_patients are set but data.train_patients is empty; a fixed "

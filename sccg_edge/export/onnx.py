@@ -6,7 +6,11 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import onnx
+import torch
+from google.protobuf.message import DecodeError
 
+from sccg_edge.backends import Run, load_backend, run_batched
 from sccg_edge.errors import InputError
 from sccg_edge.models.generator import Generator
 
@@ -27,9 +31,6 @@ def export_onnx(model: Generator, path: Path, size: int, opset: int = 17, dynami
     Returns:
         ``path``.
     """
-    import onnx
-    import torch
-
     model.check_input_size(size, size)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -45,37 +46,16 @@ def export_onnx(model: Generator, path: Path, size: int, opset: int = 17, dynami
     return path
 
 
-def run_onnx(onnx_path: Path, x: np.ndarray, threads: int = 1) -> np.ndarray:
-    """Run an ONNX file on ONNX Runtime CPU: (B, 1, H, W) float32 -> (B, 1, H, W) float32."""
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.log_severity_level = 3
-    sess = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
-    name = sess.get_inputs()[0].name
-    static = isinstance(sess.get_inputs()[0].shape[0], int)
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    if static and x.shape[0] != 1:
-        return np.concatenate([sess.run(None, {name: x[i:i + 1]})[0] for i in range(x.shape[0])])
-    return np.asarray(sess.run(None, {name: x})[0], dtype=np.float32)
-
-
-def check_onnx_parity(model: Generator, onnx_path: Path, x: np.ndarray) -> float:
-    """Max absolute difference between torch and ONNX Runtime outputs on ``x`` (B, 1, S, S) in [-1, 1]."""
-    import torch
-
-    model.eval()
-    with torch.no_grad():
-        ref = model(torch.from_numpy(np.asarray(x, dtype=np.float32))).numpy()
-    return float(np.abs(run_onnx(onnx_path, x) - ref).max())
+def check_onnx_parity(reference: Generator | Run, onnx_path: Path, x: np.ndarray) -> float:
+    """Max absolute difference between ``reference`` (a generator, run by the torch backend) and ONNX Runtime on
+    ``x`` (B, 1, S, S) in [-1, 1], one slice at a time (an exported graph has a static batch of 1)."""
+    ref = load_backend("torch", reference) if isinstance(reference, torch.nn.Module) else reference
+    ort = load_backend("onnxruntime", onnx_path, threads=1)
+    return float(np.abs(run_batched(ort, x) - run_batched(ref, x)).max())
 
 
 def onnx_op_counts(onnx_path: Path) -> dict[str, int]:
     """Node count per op type of an ONNX file."""
-    import onnx
-    from google.protobuf.message import DecodeError
-
     try:
         graph = onnx.load(str(onnx_path)).graph
     except (OSError, ValueError, DecodeError) as err:

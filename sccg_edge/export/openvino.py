@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from sccg_edge.errors import MissingDependencyError
+import torch
 
+from sccg_edge.backends import import_runtime
 
-def import_openvino() -> Any:
-    """``import openvino`` or a MissingDependencyError naming the package."""
-    try:
-        import openvino
-    except ImportError:
-        raise MissingDependencyError("openvino", "openvino", "converting to OpenVINO IR") from None
-    return openvino
+_PURPOSE = "converting to OpenVINO IR"
 
 
 def to_openvino(onnx_or_model: Any, xml_path: Path, compress_to_fp16: bool = False, size: int = 0) -> Path:
@@ -30,7 +26,7 @@ def to_openvino(onnx_or_model: Any, xml_path: Path, compress_to_fp16: bool = Fal
     Returns:
         ``xml_path``.
     """
-    ov = import_openvino()
+    ov = import_runtime("openvino", _PURPOSE)
     xml_path = Path(xml_path)
     xml_path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(onnx_or_model, (str, Path)):
@@ -38,8 +34,6 @@ def to_openvino(onnx_or_model: Any, xml_path: Path, compress_to_fp16: bool = Fal
     elif isinstance(onnx_or_model, ov.Model):
         model = onnx_or_model
     else:
-        import torch
-
         example = torch.zeros(1, 1, size, size)
         model = ov.convert_model(onnx_or_model, example_input=example, input=[(1, 1, size, size)])
     ov.save_model(model, str(xml_path), compress_to_fp16=compress_to_fp16)
@@ -48,15 +42,6 @@ def to_openvino(onnx_or_model: Any, xml_path: Path, compress_to_fp16: bool = Fal
 
 def ir_op_counts(model_or_xml: Any) -> dict[str, int]:
     """Node count per op type of an OpenVINO model or IR file."""
-    from collections import Counter
-
-    ov = import_openvino()
+    ov = import_runtime("openvino", _PURPOSE)
     model = ov.Core().read_model(str(model_or_xml)) if isinstance(model_or_xml, (str, Path)) else model_or_xml
     return dict(Counter(op.get_type_name() for op in model.get_ops()))
-
-
-def cpu_inference_precisions() -> list[str]:
-    """Inference precisions the local OpenVINO CPU plugin reports (e.g. ["FP32", "BF16", "INT8"])."""
-    ov = import_openvino()
-    caps = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-    return [str(c) for c in caps]

@@ -10,17 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sccg_edge.errors import InputError, MissingDependencyError
-from sccg_edge.export.profiles import ExportProfile
-
-
-def import_tensorrt() -> Any:
-    """``import tensorrt`` or a MissingDependencyError naming the ``tensorrt`` extra."""
-    try:
-        import tensorrt
-    except ImportError:
-        raise MissingDependencyError("tensorrt", "tensorrt", "building a TensorRT engine") from None
-    return tensorrt
+from sccg_edge.backends import import_runtime
+from sccg_edge.config import ExportProfile
+from sccg_edge.errors import InputError
 
 
 def _parse(trt: Any, builder: Any, onnx_path: Path) -> Any:
@@ -64,7 +56,7 @@ def build_engine(onnx_path: Path, engine_path: Path, profile: ExportProfile) -> 
         MissingDependencyError: tensorrt is not installed.
         InputError: the ONNX file is missing or TensorRT cannot parse or build it.
     """
-    trt = import_tensorrt()
+    trt = import_runtime("tensorrt", "building a TensorRT engine")
     onnx_path = Path(onnx_path)
     if not onnx_path.is_file():
         raise InputError("ONNX file not found; export one first with `sccg-edge export --format onnx`", onnx_path)

@@ -8,10 +8,13 @@ width, and the adapted map is resized bilinearly when the two resolutions differ
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sccg_edge.errors import ConfigError
+from sccg_edge.losses.pixel import l1
 from sccg_edge.models.generator import GeneratorConfig
 
 DISTANCES = ("mse", "l1")
@@ -30,14 +33,14 @@ def feature_widths(config: GeneratorConfig) -> dict[str, int]:
     return widths
 
 
-def parse_feature_pairs(text: str) -> list[tuple[str, str]]:
-    """Parse ``"enc:enc, block5:block8"`` (student:teacher, comma separated; empty: none) into pairs.
+def parse_feature_pairs(items: Sequence[str]) -> list[tuple[str, str]]:
+    """``["enc:enc", "block5:block8"]`` (``DistillLossConfig.feature_pairs``, student:teacher) -> layer pairs.
 
     Raises:
         ConfigError: an item is not ``student_layer:teacher_layer``.
     """
     pairs: list[tuple[str, str]] = []
-    for item in (s.strip() for s in text.split(",")):
+    for item in (s.strip() for s in items):
         if not item:
             continue
         parts = [p.strip() for p in item.split(":")]
@@ -101,6 +104,4 @@ def feature_distill_loss(adapted: list[tuple[Tensor, Tensor]], distance: str = "
 
 def output_distill_loss(student_out: Tensor, teacher_out: Tensor) -> Tensor:
     """L1 between the student's and the (detached) teacher's translations."""
-    from sccg_edge.losses.pixel import l1
-
     return l1(student_out, teacher_out.detach())

@@ -17,8 +17,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from sccg_edge.config.loader import load_recipe
+from sccg_edge.config.train import TrainConfig
 from sccg_edge.errors import InputError
-from sccg_edge.models.generator import Generator, GeneratorConfig, build_generator
+from sccg_edge.models.generator import Generator, GeneratorConfig, build_generator, resolve_generator_config
+from sccg_edge.models.weights import load_module, read_metadata, save_module
 
 DIRECTION_KEYS = {"mr2ct": "g_mr2ct", "ct2mr": "g_ct2mr"}
 PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".bin")
@@ -50,10 +55,6 @@ def shipped_model_names() -> list[str]:
 def save_generator(model: Generator, path: Path, direction: str, size: int, ct_window: str = "brain",
                    extra: dict[str, Any] | None = None, half: bool = False) -> None:
     """Write a self-describing generator file (weights + config + preprocessing in the safetensors metadata)."""
-    import torch
-
-    from sccg_edge.train.checkpoint import save_module
-
     meta = {"generator_config": json.dumps(model.config.to_dict()), "direction": direction, "size": str(size),
             "ct_window": ct_window, "format": "sccg-edge-generator-v1"}
     meta.update({k: str(v) for k, v in (extra or {}).items()})
@@ -90,29 +91,19 @@ def _config_from_run(weights: Path) -> dict[str, Any] | None:
     cfg_file = weights.parent.parent / "config.yaml"
     if not cfg_file.is_file():
         return None
-    from sccg_edge.config import load_recipe
-    from sccg_edge.models.generator import resolve_generator_config
-    from sccg_edge.train.teacher import generator_overrides
-
-    cfg = load_recipe(str(cfg_file))
-    gcfg = resolve_generator_config(cfg.model.generator, **generator_overrides(cfg))
+    cfg = load_recipe(str(cfg_file), cls=TrainConfig)
+    gcfg = resolve_generator_config(cfg.model.generator, **cfg.model.overrides())
     return {"generator_config": gcfg.to_dict(), "size": cfg.data.size, "ct_window": cfg.data.ct_window}
 
 
 def load_generator(spec: str | Path, direction: str) -> LoadedGenerator:
     """Load the generator of ``direction`` ("mr2ct" or "ct2mr") from a model spec (see module docs)."""
-    from safetensors import SafetensorError, safe_open
-
-    from sccg_edge.train.checkpoint import load_module
-
     if direction not in DIRECTION_KEYS:
         raise InputError(f"unknown direction '{direction}'; use mr2ct or ct2mr")
     weights = _weights_file(spec, direction)
-    try:
-        with safe_open(str(weights), framework="pt") as fh:
-            meta = dict(fh.metadata() or {})
-    except (SafetensorError, OSError, ValueError) as err:
-        raise InputError(f"not a safetensors generator file ({err})", weights) from None
+    meta = read_metadata(weights)
+    if meta is None:
+        raise InputError("not a safetensors generator file", weights)
     if "generator_config" in meta:
         info = {"generator_config": json.loads(meta["generator_config"]), "size": int(meta.get("size", 256)),
                 "ct_window": meta.get("ct_window", "brain")}

@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
-from sccg_edge.data.pairs import PairRecord
+from sccg_edge.config import MIN_CALIBRATION_SLICES
+from sccg_edge.data.pairs import PairRecord, list_pairs
+from sccg_edge.data.splits import read_manifest, split_records, write_manifest
 from sccg_edge.errors import InputError
-from sccg_edge.quantize.config import MIN_CALIBRATION_SLICES
 
 STRATEGIES = ("stratified", "random")
 BANDS = ("skull-base", "ventricles", "vertex")
@@ -76,9 +78,6 @@ def write_calibration_manifest(root: Path, out: Path, n: int = 32, strategy: str
     Returns:
         A summary: manifest path, slice count, patients and slices per anatomical band.
     """
-    from sccg_edge.data.pairs import list_pairs
-    from sccg_edge.data.splits import split_records, write_manifest
-
     if n < MIN_CALIBRATION_SLICES:
         raise InputError(f"--size {n} is too small; calibration needs at least {MIN_CALIBRATION_SLICES} slices")
     calib = split_records(list_pairs(Path(root)))["calibration"]
@@ -106,9 +105,6 @@ def read_calibration_manifest(path: Path, root: Path | None = None) -> list[Pair
         InputError: unreadable manifest, too few slices, slices of val or test patients (named), a file whose
             sha256 changed (named).
     """
-    from sccg_edge.data.pairs import list_pairs
-    from sccg_edge.data.splits import read_manifest, split_records
-
     _, records = read_manifest(Path(path), root=root, verify=False)
     data_root = Path(root) if root is not None else Path(json.loads(Path(path).read_text())["root"])
     if data_root.is_dir():
@@ -157,7 +153,6 @@ class CalibrationSet:
     def to_nncf_torch(self) -> Any:
         """An ``nncf.Dataset`` whose inputs are torch tensors."""
         import nncf
-        import torch
 
         return nncf.Dataset(self.items, lambda item: torch.from_numpy(
             np.ascontiguousarray(self.transform_fn(item), np.float32)))
@@ -183,8 +178,6 @@ class CalibrationSet:
 
     def forward_loop(self, model: Any) -> None:
         """Run a torch model over every input (for range observers)."""
-        import torch
-
         with torch.no_grad():
             for x in self.arrays():
                 model(torch.from_numpy(x))

@@ -5,6 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import onnx
+
+from sccg_edge.backends import import_runtime
+from sccg_edge.backends.runtimes import openvino_cpu_capabilities
+from sccg_edge.export import to_openvino
+
 #: Op types kept in FP32 in the FP16 ONNX: normalisation statistics and the output squashing are range-sensitive.
 FP32_OPS = ("InstanceNormalization", "Tanh")
 
@@ -23,7 +29,7 @@ def onnx_to_fp16(src: Path, dst: Path) -> dict[str, Any]:
     Returns:
         ``{"kept_fp32": [node names], "tool": ...}``.
     """
-    import onnx
+    import_runtime("onnxruntime", "FP16 ONNX conversion")
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
     model = onnx.load(str(src))
@@ -72,9 +78,7 @@ def openvino_inference_hint() -> str:
     1.7-2x slower than f32 and bf16 3-6x faster, at the same PSNR within 0.01 dB (benchmarks/results/2026-11-25_cpu).
     OpenVINO may report BF16 on CPUs that only emulate it, so the CPU flags must agree with its capabilities.
     """
-    from sccg_edge.export.openvino import cpu_inference_precisions
-
-    caps, flags = set(cpu_inference_precisions()), _cpu_flags()
+    caps, flags = set(openvino_cpu_capabilities()), _cpu_flags()
     if "FP16" in caps and "amx_fp16" in flags:
         return "f16"
     if "BF16" in caps and flags & {"avx512_bf16", "amx_bf16"}:
@@ -87,9 +91,7 @@ def openvino_fp16(onnx_path: Path, xml: Path, hint: str = "auto") -> dict[str, A
 
     The hint is stored in the IR's ``runtime_options`` rt_info so OpenVINO applies it when compiling.
     """
-    from sccg_edge.export.openvino import import_openvino, to_openvino
-
-    ov = import_openvino()
+    ov = import_runtime("openvino", "an FP16 OpenVINO IR")
     model = ov.convert_model(str(onnx_path))
     chosen = openvino_inference_hint() if hint == "auto" else "f32"
     if chosen != "f32":

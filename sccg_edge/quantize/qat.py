@@ -17,11 +17,12 @@ import time
 from typing import Any
 
 import numpy as np
+import torch
 
+from sccg_edge.config import QATConfig
+from sccg_edge.data.slices import SliceSet
 from sccg_edge.models.generator import Generator
 from sccg_edge.quantize.calibration import CalibrationSet
-from sccg_edge.quantize.card import Pair
-from sccg_edge.quantize.config import QATConfig
 
 
 def prepare_qat(model: Generator, calib: CalibrationSet, subset_size: int = 64) -> Any:
@@ -32,11 +33,11 @@ def prepare_qat(model: Generator, calib: CalibrationSet, subset_size: int = 64) 
     return nncf.quantize(copy.deepcopy(model).eval(), calib.to_nncf_torch(), subset_size=min(subset_size, len(calib)))
 
 
-def finetune_qat(qmodel: Any, source: Generator, pairs: list[Pair], cfg: QATConfig) -> dict[str, Any]:
-    """Fine-tune ``qmodel`` in place on training pairs; returns steps run, seconds and the last losses."""
-    import torch
-
-    if not pairs:
+def finetune_qat(qmodel: Any, source: Generator, train: SliceSet, direction: str, cfg: QATConfig) -> dict[str, Any]:
+    """Fine-tune ``qmodel`` in place on the training pairs of ``direction``; returns steps run, seconds and the last
+    losses."""
+    src, tgt = train.pair(direction)
+    if not len(src):
         return {"steps": 0, "seconds": 0.0}
     torch.manual_seed(cfg.seed)
     source = source.eval()
@@ -45,9 +46,9 @@ def finetune_qat(qmodel: Any, source: Generator, pairs: list[Pair], cfg: QATConf
     qmodel.train()
     start, step, losses = time.monotonic(), 0, {}
     while step < cfg.steps and (time.monotonic() - start) < cfg.max_minutes * 60:
-        idx = rng.choice(len(pairs), size=min(cfg.batch_size, len(pairs)), replace=False)
-        x = torch.from_numpy(np.concatenate([pairs[i][0] for i in idx]))  # (B, 1, S, S) in [-1, 1]
-        gt = torch.from_numpy(np.concatenate([pairs[i][1] for i in idx]))
+        idx = rng.choice(len(src), size=min(cfg.batch_size, len(src)), replace=False)
+        x = torch.from_numpy(src[idx])  # (B, 1, S, S) in [-1, 1]
+        gt = torch.from_numpy(tgt[idx])
         with torch.no_grad():
             teacher = source(x)
         out = qmodel(x)

@@ -17,7 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from sccg_edge.backends import backend_for_artifact, load_backend, run_batched, run_fitted
+from sccg_edge.config import DataConfig
+from sccg_edge.data.slices import load_splits, resolve_data_root
+from sccg_edge.data.transforms import model_to_unit, unit_to_model
 from sccg_edge.errors import ConfigError, InputError
+from sccg_edge.metrics.score import image_255
 
 DIRECTIONS = ("mr2ct", "ct2mr")
 TARGET_MODALITY = {"mr2ct": "CT", "ct2mr": "MR"}  # what a direction produces
@@ -116,8 +121,6 @@ def _torch_directions(spec: ModelSpec) -> tuple[str, ...]:
 
 def load_model(spec: ModelSpec, device: str = "cpu", threads: int = 0) -> LoadedModel:
     """Load ``spec`` through :func:`sccg_edge.backends.load_backend`, one backend per direction it serves."""
-    from sccg_edge.backends import backend_for_artifact, load_backend
-
     name = backend_for_artifact(spec.spec)
     model = LoadedModel(label=spec.label, spec=spec.spec)
     if name == "torch":
@@ -166,19 +169,14 @@ def load_slices(data: str = "", split: str = "test", size: int = 256, limit: int
 
     ``data`` empty: the shared real pairs when present, else the embedded phantom (as every other command).
     """
-    from sccg_edge.config import DataConfig
-    from sccg_edge.train.slices import load_splits, resolve_data_root
-
     cfg = DataConfig(root=data, size=size, crop=0, flip=False)
     _, description = resolve_data_root(cfg)
     sets = load_splits(cfg)
     if split not in sets:
         raise InputError(f"the data has no '{split}' split; available: {', '.join(sets)}", data or None)
-    s = sets[split]
-    n = len(s)
-    idx = np.unique(np.linspace(0, n - 1, num=min(limit, n)).round().astype(int)) if 0 < limit < n else np.arange(n)
-    return ReviewSlices(names=[s.names[i] for i in idx], patients=[s.patients[i] for i in idx],
-                        ct=s.ct[idx].numpy(), mr=s.mr[idx].numpy(), source=description, split=split)
+    s = sets[split].spread(limit)
+    return ReviewSlices(names=s.names, patients=s.patients, ct=s.ct.numpy(), mr=s.mr.numpy(), source=description,
+                        split=split)
 
 
 def translate(runner: Any, x: np.ndarray) -> np.ndarray:
@@ -187,18 +185,10 @@ def translate(runner: Any, x: np.ndarray) -> np.ndarray:
     The fitted copy (resize + pad, :func:`sccg_edge.data.transforms.fit_to_size`) is mapped back onto the S x S grid,
     so every output lies on the ground truth's grid.
     """
-    from sccg_edge.data.transforms import fit_to_size, model_to_unit, restore_from_fit, unit_to_model
-
     want = getattr(runner, "input_size", None)
-    batch = 4 if runner.name == "torch" else 1  # exported artifacts have a static batch of 1
     if not want or want == x.shape[-1]:
-        return np.concatenate([runner(np.ascontiguousarray(x[i:i + batch], dtype=np.float32))
-                               for i in range(0, len(x), batch)])
-    outs = []
-    for img in x:
-        fitted, info = fit_to_size(model_to_unit(img[0]), int(want))
-        y = runner(unit_to_model(fitted)[None, None].astype(np.float32))[0, 0]
-        outs.append(unit_to_model(restore_from_fit(model_to_unit(y), info).clip(0.0, 1.0))[None])
+        return run_batched(runner, x, 4 if runner.name == "torch" else 1)  # exported artifacts: a static batch of 1
+    outs = [unit_to_model(run_fitted(runner, model_to_unit(img[0]), int(want)))[None] for img in x]
     return np.stack(outs).astype(np.float32)
 
 
@@ -213,5 +203,4 @@ def run_models(models: list[LoadedModel], slices: ReviewSlices) -> dict[tuple[st
 
 def to_255(img: np.ndarray) -> np.ndarray:
     """One slice (1, S, S) or (S, S) in [-1, 1] -> (S, S) float64 on the paper's 0..255 scale (clipped)."""
-    arr = np.asarray(img, dtype=np.float64)
-    return np.clip((arr.reshape(arr.shape[-2:]) + 1.0) * 127.5, 0.0, 255.0)
+    return image_255(img)

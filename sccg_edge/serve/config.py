@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from sccg_edge.config import ConvertConfig
 from sccg_edge.errors import ConfigError
 
 _AET = re.compile(r"^[\x21-\x5b\x5d-\x7e](?:[\x20-\x5b\x5d-\x7e]{0,14}[\x21-\x5b\x5d-\x7e])?$")
@@ -76,6 +77,11 @@ class ServeConfig:
     remember: float = 7 * 86400.0
     http: tuple[str, int] | None = None
     max_associations: int = 16
+
+    def convert_config(self) -> ConvertConfig:
+        """What each series is converted with (the ``convert`` stage's config)."""
+        return ConvertConfig(model=self.model, direction=self.direction, backend=self.backend, size=self.size,
+                             threads=self.threads)
 
     def __post_init__(self) -> None:
         if self.direction not in ("mr2ct", "ct2mr"):

@@ -9,6 +9,7 @@ import threading
 import time
 from typing import Any
 
+from sccg_edge.convert import load_translator
 from sccg_edge.errors import ConfigError
 from sccg_edge.serve.config import ServeConfig
 from sccg_edge.serve.files import write_json
@@ -36,12 +37,9 @@ class Node:
         self.spool: Spool | None = None
 
     def start(self) -> Node:
-        from sccg_edge.convert import load_translator
-
         # pynetdicom's INFO/DEBUG output can dump data set elements; the node logs what it does itself.
         logging.getLogger("pynetdicom").setLevel(logging.WARNING)
-        tr = load_translator(self.cfg.model, self.cfg.direction, backend=self.cfg.backend, size=self.cfg.size,
-                             threads=self.cfg.threads)  # fail before listening if the model cannot be used
+        tr = load_translator(self.cfg.convert_config())  # fail before listening if the model cannot be used
         self.model = {"label": tr.label, "backend": tr.backend, "precision": tr.precision, "size": tr.size}
         del tr
         self.spool = Spool(self.cfg.spool, self.cfg.max_spool_bytes, self.cfg.remember)

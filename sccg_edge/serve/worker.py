@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+from sccg_edge.convert import convert_path
 from sccg_edge.errors import SccgError
 from sccg_edge.serve.config import ServeConfig
 from sccg_edge.serve.files import is_no_space
@@ -109,8 +110,6 @@ class Pipeline:
     # ------------------------------------------------------------------------------------------------ steps
 
     def _convert(self, job: Job) -> None:
-        from sccg_edge.convert import convert_path
-
         uid = job.series_uid
         if job.convert_attempts >= self.cfg.convert_attempts:
             self._quarantine(job, f"conversion did not complete in {job.convert_attempts} attempt(s) "
@@ -121,8 +120,7 @@ class Pipeline:
         self.jobs.save(job)
         start = time.time()
         try:
-            summary = convert_path(self.cfg.model, self.cfg.direction, self.jobs.input(uid), self.jobs.output(uid),
-                                   backend=self.cfg.backend, size=self.cfg.size, threads=self.cfg.threads,
+            summary = convert_path(self.jobs.input(uid), self.jobs.output(uid), self.cfg.convert_config(),
                                    progress=False)
             fsync_tree(self.jobs.output(uid))
             fsync_dir(self.jobs.folder(uid))

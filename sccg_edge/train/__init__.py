@@ -1,1 +1,11 @@
-"""Training: the scCycleGAN teacher (``teacher.py``) and checkpoints (``checkpoint.py``)."""
+"""The train stage: the scCycleGAN teacher (``teacher.py``, ``run.py``) and its patient cross-validation (``cv.py``).
+
+Only the CLI imports this package; other stages use a trained teacher through its run or model folder.
+"""
+
+from __future__ import annotations
+
+from sccg_edge.train.cv import run_cv
+from sccg_edge.train.run import model_cost, resume_config, train_teacher
+
+__all__ = ["model_cost", "resume_config", "run_cv", "train_teacher"]

@@ -20,57 +20,26 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import importlib.util
 import io
 import json
-import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sccg_edge.config import DataConfig, TrainConfig, load_recipe, to_dict
+from sccg_edge.config import CvConfig, DataConfig, EvalConfig, TrainConfig, load_distill_config, load_recipe, to_dict
 from sccg_edge.data.pairs import list_pairs
+from sccg_edge.data.slices import resolve_data_root
+from sccg_edge.distill import distill
 from sccg_edge.errors import ConfigError, InputError
 from sccg_edge.evaluate import evaluate_model
 from sccg_edge.train.run import train_teacher
-from sccg_edge.train.slices import resolve_data_root
 from sccg_edge.utils.fs import atomic_write_text
 
 METRICS = ("psnr", "ssim", "mae", "iou", "head_psnr", "head_ssim", "head_mae")
 #: per-fold score sets: plain, with flip test-time averaging, and against ground truth registered onto the input
 VIEWS = ("sct", "smr", "sct_tta", "smr_tta", "sct_registered", "smr_registered")
-
-
-@dataclass(frozen=True)
-class CvConfig:
-    """What ``sccg-edge cv`` runs: a recipe with overrides, over ``folds`` patient folds, each for a budget."""
-
-    recipe: str = "cpu"
-    folds: int = 4
-    budget_minutes: float = 30.0
-    out: str = ""
-    data: str = ""  # empty: the shared pairs when present, else the embedded phantom
-    only: tuple[int, ...] = ()  # train and score only these folds (the report covers every finished fold)
-    report_only: bool = False  # train nothing: score finished folds not yet scored, and write the report
-    students: tuple[str, ...] = ()  # student presets distilled from each fold's teacher (on the fold's training
-    #                                 patients) and scored beside it on the fold's test patients
-    student_budget_minutes: float = 10.0  # per student and fold, on the teacher's budget clock
-    student_overrides: dict[str, Any] = field(default_factory=dict)  # --student-set key=value of distill-cpu
-    overrides: dict[str, Any] = field(default_factory=dict)  # --set key=value of the recipe
-
-    def __post_init__(self) -> None:
-        if self.folds < 2:
-            raise ConfigError(f"--folds {self.folds}: cross-validation needs at least 2 folds")
-        if not (self.budget_minutes > 0 and math.isfinite(self.budget_minutes)):
-            raise ConfigError(f"--budget-minutes {self.budget_minutes}: give a positive number of minutes per fold")
-        bad = [k for k in self.only if not 0 <= k < self.folds]
-        if bad:
-            raise ConfigError(f"--only {bad}: folds are numbered 0..{self.folds - 1}")
-        reserved = {"data.train_patients", "data.val_patients", "data.test_patients", "budget_minutes"}
-        clash = sorted(reserved & set(self.overrides))
-        if clash:
-            raise ConfigError(f"--set {', '.join(clash)}: cross-validation sets these itself per fold")
 
 
 def fold_splits(patients: list[str], folds: int) -> list[dict[str, list[str]]]:
@@ -90,9 +59,8 @@ def fold_splits(patients: list[str], folds: int) -> list[dict[str, list[str]]]:
 
 def fold_config(cfg: CvConfig, split: dict[str, list[str]]) -> TrainConfig:
     """The training config of one fold: the recipe, the overrides, the fold's split and the budget."""
-    overrides = {**cfg.overrides, "budget_minutes": cfg.budget_minutes,
-                 "data.train_patients": ",".join(split["train"]), "data.val_patients": ",".join(split["val"]),
-                 "data.test_patients": ",".join(split["test"])}
+    overrides = {**cfg.overrides, "budget_minutes": cfg.budget_minutes, "data.train_patients": split["train"],
+                 "data.val_patients": split["val"], "data.test_patients": split["test"]}
     if cfg.data:
         overrides["data.root"] = cfg.data
     train_cfg = load_recipe(cfg.recipe, overrides=overrides)
@@ -131,8 +99,6 @@ def run_cv(cfg: CvConfig, progress: bool = True) -> dict[str, Any]:
 
 
 def _can_register() -> bool:
-    import importlib.util
-
     return importlib.util.find_spec("SimpleITK") is not None
 
 
@@ -151,37 +117,34 @@ def score_fold(fold_dir: Path, k: int, train_cfg: TrainConfig, data_root: str) -
     test_file = fold_dir / "test.json"
     report = json.loads(test_file.read_text()) if test_file.is_file() else {}
     if "sct" not in report:
-        report.update(evaluate_model(fold_dir, split="test", data_root=data_root))
+        report.update(evaluate_model(fold_dir, EvalConfig(split="test", data=data_root)))
         report.update(fold=k, wall_s=state["wall_s"], cpu_s=state.get("cpu_s"), steps=state["global_step"],
                       budget_clock=train_cfg.budget_clock)
     if "sct_tta" not in report:  # what flip test-time averaging buys
-        tta = evaluate_model(fold_dir, split="test", data_root=data_root, tta="flip")
+        tta = evaluate_model(fold_dir, EvalConfig(split="test", data=data_root, tta="flip"))
         report.update(sct_tta=tta["sct"], smr_tta=tta["smr"])
     if "sct_registered" not in report and _can_register():  # SynthRAD registers before scoring: both views
         kind = train_cfg.data.register if train_cfg.data.register != "none" else "rigid"
-        reg = evaluate_model(fold_dir, split="test", data_root=data_root, register=kind)
+        reg = evaluate_model(fold_dir, EvalConfig(split="test", data=data_root, register=kind))
         report.update(sct_registered=reg["sct"], smr_registered=reg["smr"], registered_kind=kind)
     atomic_write_text(test_file, json.dumps(report, indent=2))
 
 
 #: distill-cpu overrides per student preset: student-ps folds space to depth, so its down0 has the resolution of
 #: the teacher's encoder output (the shipped student-ps was distilled the same way)
-STUDENT_DEFAULTS: dict[str, dict[str, Any]] = {"student-ps": {"loss.feature_pairs": "down0:enc"}}
+STUDENT_DEFAULTS: dict[str, dict[str, Any]] = {"student-ps": {"loss.feature_pairs": ["down0:enc"]}}
 
 
 def distill_fold(cfg: CvConfig, fold_dir: Path, preset: str, train_cfg: TrainConfig, split: dict[str, list[str]],
                  progress: bool = True) -> None:
     """Distil ``preset`` from a fold's teacher on the fold's own training patients, then score it on the fold's
     test patients (``FOLD/students/<preset>/test.json``); resumable like the teacher."""
-    from sccg_edge.train.distill import distill
-    from sccg_edge.train.distill_config import load_distill_config
-
     out = fold_dir / "students" / preset
     overrides = {**STUDENT_DEFAULTS.get(preset, {}), **cfg.student_overrides, "student.preset": preset,
                  "budget_minutes": cfg.student_budget_minutes, "budget_clock": train_cfg.budget_clock,
                  "threads": train_cfg.threads, "amp": train_cfg.amp, "data.size": train_cfg.data.size,
-                 "data.train_patients": ",".join(split["train"]), "data.val_patients": ",".join(split["val"]),
-                 "data.test_patients": ",".join(split["test"])}
+                 "data.train_patients": split["train"], "data.val_patients": split["val"],
+                 "data.test_patients": split["test"]}
     if cfg.data:
         overrides["data.root"] = cfg.data
     dcfg = load_distill_config("distill-cpu", overrides)
@@ -192,7 +155,7 @@ def distill_fold(cfg: CvConfig, fold_dir: Path, preset: str, train_cfg: TrainCon
         if summary["stopped_by"] not in ("budget", "epochs"):
             return
     if not (out / "test.json").is_file():
-        report = evaluate_model(out / "student", data_root=cfg.data, patients=",".join(split["test"]))
+        report = evaluate_model(out / "student", EvalConfig(data=cfg.data, patients=tuple(split["test"])))
         atomic_write_text(out / "test.json", json.dumps(report, indent=2))
 
 
@@ -215,7 +178,7 @@ def _check_same_study(out: Path, cfg: CvConfig) -> None:
 
 
 def _check_same_fold(fold_dir: Path, train_cfg: TrainConfig) -> None:
-    have = load_recipe(str(fold_dir / "config.yaml"))
+    have = load_recipe(str(fold_dir / "config.yaml"), cls=TrainConfig)
     if to_dict(have) != to_dict(train_cfg):
         raise InputError("this fold was started with another config; continue it with the options it was started "
                          "with or choose a new --out (nothing was changed)", fold_dir / "config.yaml")

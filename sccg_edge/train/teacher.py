@@ -21,19 +21,20 @@ after every step (as DDP's ``broadcast_buffers``).
 
 from __future__ import annotations
 
-import math
-import time
+import copy
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from sccg_edge.config import TrainConfig
+from sccg_edge.config.train import TrainConfig
+from sccg_edge.engine.parallel import allreduce_grads, broadcast_buffers, set_requires_grad
 from sccg_edge.losses import cycle_loss, identity_loss, lsgan_d_loss, lsgan_g_loss, structure_loss, weighted_pixel_l1
 from sccg_edge.losses.ssim import ssim_loss
 from sccg_edge.models.discriminator import PatchDiscriminator
 from sccg_edge.models.generator import Generator, build_generator
+from sccg_edge.models.init import init_weights
 
 DIRECTIONS = ("mr2ct", "ct2mr")
 
@@ -87,99 +88,25 @@ class Networks:
         return [self.d_ct, self.d_mr]
 
 
-def generator_overrides(cfg: TrainConfig) -> dict[str, int]:
-    """Width/depth overrides of the generator preset (0 in the config keeps the preset's value)."""
-    out = {}
-    if cfg.model.ngf:
-        out["ngf"] = cfg.model.ngf
-    if cfg.model.n_blocks:
-        out["n_blocks"] = cfg.model.n_blocks
-    return out
-
-
 def build_networks(cfg: TrainConfig, seed: int) -> Networks:
     """Create the four networks with a seeded initialisation (normal(0, 0.02), as CycleGAN)."""
-    import copy
-
     torch.manual_seed(seed)
     conditional = cfg.loss.conditional_d and cfg.loss.paired
     d_in = 2 if conditional else 1
     nets = Networks(
-        g_mr2ct=build_generator(cfg.model.generator, **generator_overrides(cfg)),
-        g_ct2mr=build_generator(cfg.model.generator, **generator_overrides(cfg)),
+        g_mr2ct=build_generator(cfg.model.generator, **cfg.model.overrides()),
+        g_ct2mr=build_generator(cfg.model.generator, **cfg.model.overrides()),
         d_ct=PatchDiscriminator(in_ch=d_in, ndf=cfg.model.ndf),
         d_mr=PatchDiscriminator(in_ch=d_in, ndf=cfg.model.ndf),
         conditional=conditional,
     )
     for module in nets.as_dict().values():
-        module.apply(_init_weights)
+        module.apply(init_weights)
     if cfg.ema > 0:
         nets.ema_mr2ct, nets.ema_ct2mr = copy.deepcopy(nets.g_mr2ct), copy.deepcopy(nets.g_ct2mr)
         for ema in (nets.ema_mr2ct, nets.ema_ct2mr):
             ema.requires_grad_(False)
     return nets
-
-
-def _init_weights(m: nn.Module) -> None:
-    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-        nn.init.normal_(m.weight, 0.0, 0.02)
-        if m.bias is not None:
-            nn.init.zeros_(m.bias)
-    elif isinstance(m, nn.BatchNorm2d):
-        nn.init.normal_(m.weight, 1.0, 0.02)
-        nn.init.zeros_(m.bias)
-
-
-def lr_factor(step: int, total: int, cfg: TrainConfig, frac: float | None = None) -> float:
-    """Learning-rate multiplier at ``step`` of ``total``: warm-up, then constant / linear decay / cosine.
-
-    ``frac`` (the share of a wall-clock budget spent) replaces ``step / total`` as the schedule's progress.
-    """
-    o = cfg.optim
-    if o.warmup_steps and step < o.warmup_steps:
-        return (step + 1) / o.warmup_steps
-    if o.schedule == "constant" or (total <= 0 and frac is None):
-        return 1.0
-    frac = min(1.0, step / total if frac is None else frac)
-    if o.schedule == "linear":  # CycleGAN: constant for the first half, then linearly to zero
-        return 1.0 if frac < 0.5 else max(0.0, 2.0 * (1.0 - frac))
-    return 0.5 * (1.0 + math.cos(math.pi * frac))
-
-
-def _set_requires_grad(modules: list[nn.Module], flag: bool) -> None:
-    for module in modules:
-        for p in module.parameters():
-            p.requires_grad_(flag)
-
-
-def allreduce_grads(modules: list[nn.Module]) -> None:
-    """Average gradients over all ranks (no-op when not distributed)."""
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return
-    grads = [p.grad for m in modules for p in m.parameters() if p.grad is not None]
-    if not grads:
-        return
-    flat = torch.cat([g.reshape(-1) for g in grads])
-    dist.all_reduce(flat)
-    flat /= dist.get_world_size()
-    offset = 0
-    for g in grads:
-        g.copy_(flat[offset:offset + g.numel()].view_as(g))
-        offset += g.numel()
-
-
-def broadcast_buffers(modules: list[nn.Module]) -> None:
-    """Copy rank 0's buffers (BatchNorm running statistics) to every rank, as DDP's broadcast_buffers does."""
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return
-    for module in modules:
-        for buf in module.buffers():
-            if buf.is_floating_point() or buf.dtype in (torch.int64, torch.int32):
-                dist.broadcast(buf, src=0)
 
 
 def generator_loss(nets: Networks, mr: torch.Tensor, ct: torch.Tensor, cfg: TrainConfig) -> tuple[torch.Tensor, dict]:
@@ -222,7 +149,7 @@ def train_step(nets: Networks, opt_g: torch.optim.Optimizer, opt_d: torch.optim.
     autocast on CUDA; gradients are all-reduced while
     still scaled (every rank uses the same scale) and unscaled before the optimizer step.
     """
-    _set_requires_grad(nets.discriminators(), False)
+    set_requires_grad(nets.discriminators(), False)
     opt_g.zero_grad(set_to_none=True)
     with autocast():
         g_total, logs = generator_loss(nets, mr, ct, cfg)
@@ -230,7 +157,7 @@ def train_step(nets: Networks, opt_g: torch.optim.Optimizer, opt_d: torch.optim.
     if cfg.ema > 0:
         nets.update_ema(cfg.ema, step)
 
-    _set_requires_grad(nets.discriminators(), True)
+    set_requires_grad(nets.discriminators(), True)
     opt_d.zero_grad(set_to_none=True)
     with autocast():
         d_total, d_logs = discriminator_loss(nets, mr, ct, logs.pop("fake_ct"), logs.pop("fake_mr"))
@@ -250,17 +177,3 @@ def _backward_step(loss: torch.Tensor, opt: torch.optim.Optimizer, modules: list
     scaler.scale(loss).backward()
     allreduce_grads(modules)
     scaler.step(opt)  # unscales, skips the step if any gradient is inf/nan
-
-
-@torch.no_grad()
-def translate(gen: nn.Module, images: torch.Tensor, batch: int = 4, device: str = "cpu") -> torch.Tensor:
-    """Run a generator over (N, 1, H, W) images in [-1, 1] in eval mode; returns CPU float32."""
-    was_training = gen.training
-    gen.eval()
-    out = [gen(images[i:i + batch].to(device)).float().cpu() for i in range(0, len(images), batch)]
-    gen.train(was_training)
-    return torch.cat(out)
-
-
-def now() -> float:
-    return time.perf_counter()

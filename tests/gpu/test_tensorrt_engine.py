@@ -16,8 +16,8 @@ def test_engine_builds_and_matches_onnxruntime(tmp_path: Path) -> None:
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device")
     from sccg_edge.backends import load_backend
-    from sccg_edge.export.onnx import export_onnx, run_onnx
-    from sccg_edge.export.profiles import ExportProfile
+    from sccg_edge.config import ExportProfile
+    from sccg_edge.export.onnx import export_onnx
     from sccg_edge.export.tensorrt import build_engine
     from sccg_edge.models import build_generator
 
@@ -28,4 +28,4 @@ def test_engine_builds_and_matches_onnxruntime(tmp_path: Path) -> None:
     assert engine.stat().st_size > 0
     x = np.random.default_rng(0).uniform(-1, 1, (2, 1, 64, 64)).astype(np.float32)
     out = load_backend("tensorrt", engine, device="cuda")(x)
-    assert np.abs(out - run_onnx(onnx_path, x)).max() < 1e-2
+    assert np.abs(out - load_backend("onnxruntime", onnx_path, threads=1)(x)).max() < 1e-2

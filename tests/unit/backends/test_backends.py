@@ -54,7 +54,7 @@ def test_import_loads_no_runtime() -> None:
 @pytest.mark.parametrize("name", [n for n in available_backends("cpu") if n != "torch"] + ["torch"])
 def test_backend_matches_torch(name: str, tiny: dict[str, Path]) -> None:
     g = build_generator("student-s", ngf=4, n_blocks=2)
-    from sccg_edge.train.checkpoint import load_module
+    from sccg_edge.models.weights import load_module
 
     load_module(g, tiny["st"])
     x = _x()

@@ -8,13 +8,14 @@ import pytest
 import torch
 from PIL import Image
 
-from sccg_edge.backends.base import Backend
-from sccg_edge.bench.fidelity import combine_directions, fidelity_record
+from sccg_edge.backends import Backend
+from sccg_edge.bench.fidelity import fidelity_record
 from sccg_edge.bench.harness import artifact_size_mb, latency_stats, peak_rss_mb, time_backend
 from sccg_edge.bench.machine import parse_cpuinfo
 from sccg_edge.bench.pareto import pareto_front
 from sccg_edge.cli import main
 from sccg_edge.errors import ConfigError
+from sccg_edge.metrics.score import by_direction
 from sccg_edge.models import build_generator
 from sccg_edge.models.loading import save_generator
 from tests.conftest import snapshot
@@ -83,7 +84,7 @@ def test_fidelity_record() -> None:
     rec = fidelity_record(pred, gt, teacher_ref=pred, source_ref=src)
     assert rec["agree_psnr"] == float("inf") and rec["agree_mae"] == 0.0
     assert rec["d_psnr"] < 0 and rec["d_mae"] > 0
-    flat = combine_directions({"mr2ct": rec, "ct2mr": rec})
+    flat = by_direction({"mr2ct": rec, "ct2mr": rec})
     assert flat["sct_psnr"] == flat["smr_psnr"] == flat["mean_psnr"]
 
 

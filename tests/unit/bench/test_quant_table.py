@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from sccg_edge.bench.quant_table import QuantTableConfig, parse_variant, quant_table
+from sccg_edge.bench import parse_variant, quant_table
 from sccg_edge.cli import main
+from sccg_edge.config import QuantTableConfig
 from sccg_edge.errors import ConfigError
 
 

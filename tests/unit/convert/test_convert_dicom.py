@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 
 from sccg_edge.cli import main
+from sccg_edge.config import ConvertConfig
 from sccg_edge.convert import clean_stale_partials, convert_path, load_translator
-from sccg_edge.convert_dicom import MR_OUTPUT_MAX, convert_dicom, from_unit, mr_series_scale, mr_unit, to_unit
+from sccg_edge.convert.dicom import MR_OUTPUT_MAX, convert_dicom, from_unit, mr_series_scale, mr_unit, to_unit
 from sccg_edge.data.transforms import CT_WINDOWS
 from sccg_edge.errors import InputError
 from tests.conftest import REPO_ROOT, snapshot
@@ -56,6 +57,10 @@ def synth_series(src: Path, dest: Path, n: int) -> Path:
     return dest
 
 
+def _cfg(model: Path, direction: str, **kw) -> ConvertConfig:
+    return ConvertConfig(model=str(model), direction=direction, threads=1, **kw)
+
+
 # ---------------------------------------------------------------------------------------------- pure functions
 
 
@@ -79,8 +84,9 @@ def test_ct_window_round_trip_and_mr_output_range() -> None:
 
 
 def test_translator_is_one_callable(tiny_model: Path) -> None:
-    tr = load_translator(tiny_model, "mr2ct")
-    assert (tr.size, tr.backend, tr.precision, tr.ct_window, tr.label) == (32, "torch", "fp32", "brain", tiny_model.name)
+    tr = load_translator(ConvertConfig(model=str(tiny_model), direction="mr2ct"))
+    assert (tr.size, tr.backend, tr.precision, tr.ct_window) == (32, "torch", "fp32", "brain")
+    assert tr.label == tiny_model.name
     y = tr.infer(np.zeros((1, 1, 32, 32), np.float32))
     assert y.shape == (1, 1, 32, 32) and np.abs(y).max() <= 1.0
 
@@ -157,16 +163,15 @@ def test_folder_of_several_series(tiny_model: Path, tmp_path: Path, head_ct_dir:
 
     mixed = _copy(sorted(head_ct_dir.glob("*.dcm"))[:2] + sorted(porcine_t2_dir.glob("*.dcm"))[:2], tmp_path / "in")
     uids = list_series(mixed)
-    summary = convert_dicom(str(tiny_model), "mr2ct", mixed, tmp_path / "a", progress=False, threads=1)
+    summary = convert_dicom(mixed, tmp_path / "a", _cfg(tiny_model, "mr2ct"), progress=False)
     assert summary["n_series"] == 1 and [s["modality"] for s in summary["skipped"]] == ["CT"]
     mr_uid = summary["series"][0]["input_series_uid"]
     assert len(list((tmp_path / "a" / mr_uid).glob("*.dcm"))) == 2 and len(uids[mr_uid]) == 2
     ct_uid = next(u for u in uids if u != mr_uid)
-    summary = convert_dicom(str(tiny_model), "ct2mr", mixed, tmp_path / "b", series_uid=ct_uid, progress=False,
-                            threads=1)
+    summary = convert_dicom(mixed, tmp_path / "b", _cfg(tiny_model, "ct2mr", series=ct_uid), progress=False)
     assert summary["series"][0]["input_series_uid"] == ct_uid and summary["series"][0]["out"] == str(tmp_path / "b")
     with pytest.raises(InputError, match="use --direction mr2ct"):
-        convert_dicom(str(tiny_model), "ct2mr", mixed, tmp_path / "c", series_uid=mr_uid, progress=False, threads=1)
+        convert_dicom(mixed, tmp_path / "c", _cfg(tiny_model, "ct2mr", series=mr_uid), progress=False)
     assert not (tmp_path / "c").exists()
 
 
@@ -177,7 +182,7 @@ def test_png_folder_still_converts(tiny_model: Path, tmp_path: Path) -> None:
     inp.mkdir()
     for k in range(2):
         Image.fromarray((np.arange(40 * 36) % 256).astype(np.uint8).reshape(40, 36)).save(inp / f"{k}.png")
-    summary = convert_path(str(tiny_model), "mr2ct", inp, tmp_path / "out", progress=False, threads=1)
+    summary = convert_path(inp, tmp_path / "out", _cfg(tiny_model, "mr2ct"), progress=False)
     assert summary["n"] == 2
     assert Image.open(tmp_path / "out" / "1.png").size == (36, 40)
 
@@ -218,7 +223,7 @@ def test_sigkill_mid_run_leaves_no_output(tiny_model: Path, tmp_path: Path, porc
     proc.wait()
     assert not out.exists()
     assert list(tmp_path.glob(".out.*.partial")), "the killed run's partial folder should be left behind"
-    summary = convert_dicom(str(tiny_model), "mr2ct", inp, out, progress=False, threads=1)
+    summary = convert_dicom(inp, out, _cfg(tiny_model, "mr2ct"), progress=False)
     assert summary["n_slices"] == 12 and not list(tmp_path.glob(".out.*.partial"))
 
 
@@ -229,9 +234,11 @@ def test_peak_memory_does_not_grow_with_series_length(tiny_model: Path, tmp_path
     peaks = {}
     for n in (30, 300):
         inp = synth_series(src, tmp_path / f"in{n}", n)
-        code = ("import resource, sys; from sccg_edge.convert_dicom import convert_dicom; "
-                f"convert_dicom({str(tiny_model)!r}, 'mr2ct', {str(inp)!r}, {str(tmp_path / f'out{n}')!r}, "
-                "progress=False, threads=1); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+        code = ("import resource, sys; from sccg_edge.config import ConvertConfig; "
+                "from sccg_edge.convert.dicom import convert_dicom; "
+                f"convert_dicom({str(inp)!r}, {str(tmp_path / f'out{n}')!r}, "
+                f"ConvertConfig(model={str(tiny_model)!r}, direction='mr2ct', threads=1), progress=False); "
+                "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
         env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
         result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                                 timeout=1800, check=True)

@@ -99,14 +99,14 @@ def test_manifest_round_trip_and_tamper(tmp_path: Path, pairs_root: Path) -> Non
 
 def test_split_from_patient_lists() -> None:
     records = _fake_records(["1", "2", "3", "4"])
-    spec = spec_from_lists("1, 2", val="3", test="4")
+    spec = spec_from_lists(("1", "2"), val=("3",), test=("4",))
     assert spec == SplitSpec(train=("1", "2"), val=("3",), test=("4",), calibration=("2",))
     splits = split_records(records, spec)
     assert {r.patient for r in splits["val"]} == {"3"} and {r.patient for r in splits["calibration"]} == {"2"}
-    assert spec_from_lists("") is None
+    assert spec_from_lists(()) is None
     with pytest.raises(ConfigError, match="train_patients is empty"):
-        spec_from_lists("", test="4")
+        spec_from_lists((), test=("4",))
     with pytest.raises(ConfigError, match=r"\['4'\] are in no split"):
-        split_records(records, spec_from_lists("1,2", val="3"))
+        split_records(records, spec_from_lists(("1", "2"), val=("3",)))
     with pytest.raises(ConfigError, match=r"\['7'\] of the split are not in the data"):
-        split_records(records, spec_from_lists("1,2,7", val="3", test="4"))
+        split_records(records, spec_from_lists(("1", "2", "7"), val=("3",), test=("4",)))

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from sccg_edge.config import DistillConfig, load_distill_config
+from sccg_edge.distill.run import build_branches, distill, distill_step
+from sccg_edge.engine.parallel import autocast_for
 from sccg_edge.errors import ConfigError, InputError
-from sccg_edge.train.distill import build_branches, distill, distill_step
-from sccg_edge.train.distill_config import DistillConfig, load_distill_config
-from sccg_edge.train.run import autocast_for
 
 
 def _cfg(data: Path, **extra) -> DistillConfig:
@@ -62,7 +62,7 @@ def test_cli_distill_two_epochs_exports_loadable_students(phantom_data, tiny_tea
 
 
 def test_teacher_frozen_and_output_loss_decreases(phantom_data, tiny_teacher):
-    from sccg_edge.train.slices import load_splits
+    from sccg_edge.data.slices import load_splits
 
     cfg = _cfg(phantom_data, **{"loss.lambda_gt": 0.0, "loss.lambda_feat": 0.0, "loss.lambda_adv": 0.0,
                                 "loss.lambda_str": 0.0, "optim.lr": 2e-3, "directions": "mr2ct"})
@@ -110,7 +110,7 @@ def test_one_direction_only(phantom_data, tiny_teacher, tmp_path):
 
 def test_discriminator_starts_from_teacher_run(phantom_data, tiny_teacher, tmp_path):
     from sccg_edge.models import PatchDiscriminator
-    from sccg_edge.train.checkpoint import save_module
+    from sccg_edge.models.weights import save_module
 
     folder = tmp_path / "teacher_with_d"
     shutil.copytree(tiny_teacher, folder)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from sccg_edge.config import DistillLossConfig
 from sccg_edge.errors import ConfigError
 from sccg_edge.losses.distill import (
     FeatureAdapters,
@@ -51,10 +52,12 @@ def test_adapters_resize_to_a_flat_teacher():
 
 
 def test_parse_and_check_pairs():
-    assert parse_feature_pairs(" enc:enc, block5:block8 ,") == [("enc", "enc"), ("block5", "block8")]
-    assert parse_feature_pairs("") == []
+    assert parse_feature_pairs([" enc:enc", "block5:block8 ", ""]) == [("enc", "enc"), ("block5", "block8")]
+    assert parse_feature_pairs(()) == []
     with pytest.raises(ConfigError, match="student_layer:teacher_layer"):
-        parse_feature_pairs("enc")
+        parse_feature_pairs(["enc"])
+    # the comma-separated form of the command line and of older config files becomes the same list
+    assert DistillLossConfig(feature_pairs=" enc:enc, block5:block8 ,").feature_pairs == ("enc:enc", "block5:block8")
     s_cfg = build_generator("student-s", ngf=4, n_blocks=2).config
     with pytest.raises(ConfigError, match="student has no feature layer 'block5'.*block1, up0"):
         FeatureAdapters([("block5", "enc")], s_cfg, s_cfg)

@@ -9,10 +9,11 @@ import onnx
 import pytest
 import torch
 
+from sccg_edge.backends import load_backend
+from sccg_edge.config import ExportConfig, ExportProfile, load_profile, profile_names
 from sccg_edge.errors import ConfigError, InputError, MissingDependencyError
-from sccg_edge.export.onnx import check_onnx_parity, export_onnx, run_onnx
+from sccg_edge.export.onnx import check_onnx_parity, export_onnx
 from sccg_edge.export.openvino import to_openvino
-from sccg_edge.export.profiles import ExportProfile, load_profile, profile_names
 from sccg_edge.models import build_generator
 
 
@@ -36,7 +37,7 @@ def test_onnx_export_is_checked_static_and_matches_torch(tiny_model, tmp_path: P
 def test_onnx_dynamic_batch_runs_a_batch(tiny_model, tmp_path: Path) -> None:
     path = export_onnx(tiny_model, tmp_path / "d.onnx", 32, dynamic_batch=True)
     x = np.random.default_rng(1).uniform(-1, 1, (3, 1, 32, 32)).astype(np.float32)
-    assert run_onnx(path, x).shape == (3, 1, 32, 32)
+    assert load_backend("onnxruntime", path, threads=1)(x).shape == (3, 1, 32, 32)
     assert check_onnx_parity(tiny_model, path, x) < 1e-4
 
 
@@ -50,7 +51,7 @@ def test_openvino_fp32_and_fp16_ir_agree(tiny_model, tmp_path: Path) -> None:
     for half in (False, True):
         xml = to_openvino(src, tmp_path / f"m{int(half)}.xml", compress_to_fp16=half)
         outs[half] = core.compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})(x)[0]
-    ref = run_onnx(src, x)
+    ref = load_backend("onnxruntime", src, threads=1)(x)
     assert np.abs(outs[False] - ref).max() < 1e-4
     assert 0 < np.abs(outs[True] - ref).max() < 0.05
     assert (tmp_path / "m1.bin").stat().st_size < 0.7 * (tmp_path / "m0.bin").stat().st_size
@@ -98,9 +99,10 @@ def test_cli_export_writes_artifact_and_card(tiny_generator: Path, tiny_data: Pa
 
 
 def test_export_refuses_quantized_profile_from_a_generator(tiny_generator: Path, tmp_path: Path) -> None:
-    from sccg_edge.export.artifacts import export_artifact
+    from sccg_edge.export import export_artifact
 
     with pytest.raises(ConfigError, match="sccg-edge quantize"):
-        export_artifact(tiny_generator, "mr2ct", load_profile("i7-openvino-int8"), tmp_path / "o")
+        export_artifact(tiny_generator, ExportConfig("mr2ct", load_profile("i7-openvino-int8")), tmp_path / "o")
     with pytest.raises(InputError):
-        export_artifact(tmp_path / "missing.safetensors", "mr2ct", ExportProfile(sizes=(32,)), tmp_path / "o")
+        export_artifact(tmp_path / "missing.safetensors", ExportConfig("mr2ct", ExportProfile(sizes=(32,))),
+                        tmp_path / "o")

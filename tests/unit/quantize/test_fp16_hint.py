@@ -16,8 +16,6 @@ from sccg_edge.quantize import fp16
     (["FP32"], {"avx2", "fma"}, "f32"),
 ])
 def test_inference_hint(monkeypatch, caps, flags, hint) -> None:
-    import sccg_edge.export.openvino as ov_export
-
-    monkeypatch.setattr(ov_export, "cpu_inference_precisions", lambda: caps)
+    monkeypatch.setattr(fp16, "openvino_cpu_capabilities", lambda: caps)
     monkeypatch.setattr(fp16, "_cpu_flags", lambda: set(flags))
     assert fp16.openvino_inference_hint() == hint

@@ -9,9 +9,9 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
+from sccg_edge.config import QuantConfig
 from sccg_edge.errors import ConfigError, InputError
-from sccg_edge.quantize.config import QuantConfig
-from sccg_edge.quantize.ptq import quantize_artifact
+from sccg_edge.quantize import quantize_artifact
 
 
 def _fp32_ops(path: Path) -> dict[str, str]:
@@ -57,7 +57,7 @@ def test_qdq_onnx_has_per_channel_weights_and_runs(tiny_generator: Path, tiny_da
     assert card["precision_per_group"]["groups"]["head"] == {"int8": 0, "fp16": 0, "fp32": 1}
     assert 20 < card["fidelity"]["agreement_psnr"] < 100
     assert card["method"]["calibration_slices"] >= 4
-    everything = quantize_artifact(tiny_generator, "mr2ct", replace(cfg, keep_fp32="", calibrate_method="minmax"),
+    everything = quantize_artifact(tiny_generator, "mr2ct", replace(cfg, keep_fp32=(), calibrate_method="minmax"),
                                    tmp_path / "qdq-all")
     assert everything["precision_per_group"]["convs"] == {"int8": 18, "fp16": 0, "fp32": 0}
     with pytest.raises(ConfigError, match="keep_fp32"):
@@ -94,7 +94,7 @@ def test_calibration_manifest_is_used_and_checked(tiny_generator: Path, tiny_dat
 @pytest.mark.parametrize("kind", ["discriminator", "random"])
 def test_non_generator_model_is_refused(kind: str, tiny_data: Path, tmp_path: Path) -> None:
     from sccg_edge.models import PatchDiscriminator
-    from sccg_edge.train.checkpoint import save_module
+    from sccg_edge.models.weights import save_module
 
     path = tmp_path / "d.safetensors"
     if kind == "discriminator":

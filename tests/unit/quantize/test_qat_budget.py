@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sccg_edge.quantize.config import QATConfig, QuantConfig
-from sccg_edge.quantize.ptq import quantize_artifact
+from sccg_edge.config import QATConfig, QuantConfig
+from sccg_edge.quantize import quantize_artifact
 
 
 @pytest.mark.slow

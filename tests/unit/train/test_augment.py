@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from sccg_edge.config import DataConfig
+from sccg_edge.data.slices import SliceSet, make_batch, random_affine
+from sccg_edge.engine.parallel import autocast_for
 from sccg_edge.errors import ConfigError
-from sccg_edge.train.run import autocast_for
-from sccg_edge.train.slices import SliceSet, make_batch, random_affine
 
 
 def _pairs(n: int = 3, size: int = 32) -> SliceSet:

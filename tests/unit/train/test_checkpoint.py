@@ -7,10 +7,11 @@ import pickle
 import pytest
 import torch
 
+from sccg_edge.engine.checkpoint import load_checkpoint, save_checkpoint
 from sccg_edge.errors import InputError
 from sccg_edge.models import build_generator
 from sccg_edge.models.loading import load_generator, save_generator
-from sccg_edge.train.checkpoint import load_checkpoint, load_module, save_checkpoint
+from sccg_edge.models.weights import load_module
 
 
 def _tiny():

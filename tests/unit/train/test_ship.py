@@ -9,8 +9,9 @@ import pytest
 from PIL import Image
 
 from sccg_edge.cli import main
+from sccg_edge.config import ShipConfig
 from sccg_edge.errors import InputError
-from sccg_edge.train.ship import ship_run
+from sccg_edge.ship import ship_run
 from tests.unit.train.test_training import TINY
 
 
@@ -23,11 +24,7 @@ def tiny_run(phantom, tmp_path_factory):
 
 def test_ship_writes_card_measured_on_shipped_weights(tiny_run, phantom, tmp_path, monkeypatch):
     monkeypatch.setenv("SCCG_SHARED_DATA", str(tmp_path / "no-shared"))  # score on the phantom, not real data
-    import sccg_edge.evaluate as ev
-
-    real = ev.evaluate_model
-    monkeypatch.setattr(ev, "evaluate_model", lambda spec, split, *a, **k: real(spec, split, data_root=str(phantom)))
-    card = ship_run(tiny_run, tmp_path / "model", half=True)
+    card = ship_run(tiny_run, tmp_path / "model", ShipConfig(half=True, data=str(phantom)))
     files = sorted(p.name for p in (tmp_path / "model").iterdir())
     assert files == ["MODEL_CARD.md", "card.json", "config.yaml", "g_ct2mr.safetensors", "g_mr2ct.safetensors"]
     assert card["weights_dtype"] == "float16" and card["run"]["epochs_trained"] == 1

@@ -94,6 +94,7 @@ def test_val_every_validates_on_schedule_and_after_the_last_epoch(phantom, tmp_p
 
 
 def test_own_patient_split_is_trained_on_and_evaluated_on(phantom, tmp_path):
+    from sccg_edge.config import EvalConfig
     from sccg_edge.evaluate import evaluate_model
 
     out = tmp_path / "run"  # the automatic split of this phantom is train p001, val p000, test p002
@@ -101,20 +102,24 @@ def test_own_patient_split_is_trained_on_and_evaluated_on(phantom, tmp_path):
     assert main([*_cmd(phantom, out, 1), *split]) == 0
     batches = {i for _, batch in _steps(out) for i in batch}
     assert batches == set(range(12))  # two training patients of 6 slices each (the automatic split trains on 6)
-    report = evaluate_model(out, "test", directions=("mr2ct",), data_root=str(phantom))
+    report = evaluate_model(out, EvalConfig("test", directions=("mr2ct",), data=str(phantom)))
     assert report["patients"] == ["p001"] and report["n_slices"] == 6
-    assert evaluate_model(out, "train", directions=("mr2ct",), data_root=str(phantom))["patients"] == ["p000", "p002"]
+    assert evaluate_model(out, EvalConfig("train", ("mr2ct",), str(phantom)))["patients"] == ["p000", "p002"]
 
 
 def test_evaluate_named_patients(phantom, tmp_path, capsys):
+    from sccg_edge.config import EvalConfig
     from sccg_edge.errors import InputError
     from sccg_edge.evaluate import evaluate_model
 
+    def named(patients: str) -> EvalConfig:
+        return EvalConfig(directions=("mr2ct",), data=str(phantom), patients=patients)
+
     out = tmp_path / "run"
     assert main([*_cmd(phantom, out, 1), "--set", "data.train_patients=p000,p001,p002"]) == 0
-    one = evaluate_model(out, directions=("mr2ct",), data_root=str(phantom), patients="p002")
+    one = evaluate_model(out, named("p002"))
     assert one["patients"] == ["p002"] and one["n_slices"] == 6 and one["split"] == "patients p002"
-    every = evaluate_model(out, directions=("mr2ct",), data_root=str(phantom), patients="p000,p001,p002")
+    every = evaluate_model(out, named("p000,p001,p002"))
     assert every["patients"] == ["p000", "p001", "p002"] and every["n_slices"] == 18
     with pytest.raises(InputError, match=r"\['p9'\] are not in the data"):
-        evaluate_model(out, directions=("mr2ct",), data_root=str(phantom), patients="p9")
+        evaluate_model(out, named("p9"))

@@ -1,4 +1,5 @@
-"""Package a trained run as a shipped model: ``sccg_edge/weights/<name>/`` with weights, config and model card.
+"""The ship stage: a trained run packaged as a shipped model, ``sccg_edge/weights/<name>/`` with weights, config and
+model card.
 
 Works for teacher runs (``train``: weights in ``checkpoints/best``) and distillation runs (``distill``: the exported
 ``student/`` folder). The generators are written as self-describing safetensors (config and preprocessing in the
@@ -13,7 +14,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from sccg_edge.config import EvalConfig, ShipConfig
 from sccg_edge.errors import InputError
+from sccg_edge.evaluate import evaluate_model
+from sccg_edge.models import count_macs
+from sccg_edge.models.loading import load_generator, save_generator
 from sccg_edge.utils.fs import atomic_dir
 
 
@@ -34,46 +41,43 @@ def _run_summary(run: Path) -> dict[str, Any]:
             "wall_hours": round(float(la.get("wall_s", 0.0)) / 3600.0, 2)}
 
 
-def ship_run(run: Path, dest: Path, half: bool = True, notes: str = "", compare: str = "") -> dict[str, Any]:
+def ship_run(run: Path, dest: Path, cfg: ShipConfig | None = None) -> dict[str, Any]:
     """Write the best weights of ``run`` as a shipped model folder ``dest`` and score it (val and test).
 
     Args:
         run: a ``train`` or ``distill`` run folder.
         dest: the new model folder (refused if it exists).
-        half: store the weights as FP16.
-        notes: text for the top of the model card.
-        compare: another model (e.g. the teacher) scored on the same splits and shown beside this one.
+        cfg: FP16 storage, notes for the card, a model to compare with (see :class:`~sccg_edge.config.ShipConfig`).
     """
-    import yaml
-
-    from sccg_edge.evaluate import evaluate_model
-    from sccg_edge.models import count_macs
-    from sccg_edge.models.loading import load_generator, save_generator
-
+    cfg = cfg or ShipConfig()
+    half, notes, compare = cfg.half, cfg.notes, cfg.compare
     run, dest = Path(run), Path(dest)
     source = _weights_source(run)
     if dest.exists():
         raise InputError("destination exists; nothing was overwritten (remove it first to re-ship)", dest)
-    cfg = yaml.safe_load((run / "config.yaml").read_text()) if (run / "config.yaml").is_file() else {}
+    train_cfg = yaml.safe_load((run / "config.yaml").read_text()) if (run / "config.yaml").is_file() else {}
     directions = [d for d in ("mr2ct", "ct2mr") if (source / f"g_{d}.safetensors").is_file() or source == run]
     with atomic_dir(dest) as tmp:
         for direction in directions:
             gen = load_generator(source, direction)
             save_generator(gen.model, tmp / f"g_{direction}.safetensors", direction, gen.size, gen.ct_window,
-                           extra={"recipe": cfg.get("recipe", ""), "shipped": time.strftime("%Y-%m-%d")}, half=half)
+                           extra={"recipe": train_cfg.get("recipe", ""), "shipped": time.strftime("%Y-%m-%d")},
+                           half=half)
         if (run / "config.yaml").is_file():
             shutil.copy(run / "config.yaml", tmp / "config.yaml")
     gen = load_generator(dest, directions[0])
     card: dict[str, Any] = {
-        "name": dest.name, "generator": gen.config.to_dict(), "train_config": cfg,
+        "name": dest.name, "generator": gen.config.to_dict(), "train_config": train_cfg,
         "weights_dtype": "float16" if half else "float32",
         "cost_512": count_macs(gen.model, (1, 1, 512, 512)).__dict__,
         "cost_256": count_macs(gen.model, (1, 1, 256, 256)).__dict__,
         "run": _run_summary(run), "notes": notes,
-        "val": evaluate_model(dest, "val", tuple(directions)), "test": evaluate_model(dest, "test", tuple(directions)),
+        "val": evaluate_model(dest, EvalConfig("val", tuple(directions), cfg.data)),
+        "test": evaluate_model(dest, EvalConfig("test", tuple(directions), cfg.data)),
     }
     if compare:
-        card["compare"] = {"model": compare, "test": evaluate_model(compare, "test", tuple(directions))}
+        card["compare"] = {"model": compare, "test": evaluate_model(compare, EvalConfig("test", tuple(directions),
+                                                                                         cfg.data))}
     (dest / "card.json").write_text(json.dumps(card, indent=2) + "\n")
     (dest / "MODEL_CARD.md").write_text(render_card(card))
     return card

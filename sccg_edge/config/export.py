@@ -1,14 +1,15 @@
-"""Export profiles: YAML files in the repository's ``export/`` folder naming target, format, precision and sizes.
+"""Configuration of ``sccg-edge export``: profiles (YAML files in the repository's ``export/`` folder naming target,
+format, precision and sizes) and :class:`ExportConfig`, one export of one generator direction.
 
 A profile is a flat mapping whose keys mirror :class:`ExportProfile`; unknown keys and wrong types are refused.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from sccg_edge.config.loader import from_dict, normalize, read_yaml_mapping
 from sccg_edge.errors import ConfigError
 
 FORMATS = ("onnx", "openvino", "tensorrt")
@@ -48,6 +49,7 @@ class ExportProfile:
     calibration: str = ""
 
     def __post_init__(self) -> None:
+        normalize(self)
         if self.format not in FORMATS:
             raise ConfigError(f"profile '{self.name}': unknown format '{self.format}'; choose one of: "
                               f"{', '.join(FORMATS)}")
@@ -77,26 +79,35 @@ def load_profile(name_or_path: str | Path, root: Path | None = None) -> ExportPr
     Raises:
         ConfigError: unknown name, unreadable YAML, unknown key or wrong type.
     """
-    import yaml
-
-    from sccg_edge.config import from_dict
-
     path = Path(name_or_path)
     if path.suffix not in (".yaml", ".yml"):
         path = (root or profiles_root()) / f"{name_or_path}.yaml"
     if not path.is_file():
         raise ConfigError(f"unknown export profile '{name_or_path}'; choose one of: "
                           f"{', '.join(profile_names(root)) or 'none found'} or give a YAML path")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path} is not valid YAML: {err}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path} must be a mapping of keys to values")
+    raw = read_yaml_mapping(path, "profile")
     raw.setdefault("name", path.stem)
-    sizes = raw.pop("sizes", [ExportProfile.sizes[0]])
-    if isinstance(sizes, int) and not isinstance(sizes, bool):
-        sizes = [sizes]
-    if not isinstance(sizes, list) or not all(isinstance(s, int) and not isinstance(s, bool) for s in sizes):
-        raise ConfigError(f"{path}: 'sizes' must be a list of integers, got {sizes!r}")
-    return dataclasses.replace(from_dict(ExportProfile, raw, str(path)), sizes=tuple(sizes))
+    return from_dict(ExportProfile, raw, str(path))
+
+
+def resolve_profile(fmt: str | None, profile: str | None, size: int = 0) -> ExportProfile:
+    """The profile named by ``profile`` (its format must agree with ``fmt``) or a plain FP32 one for ``fmt``."""
+    if profile:
+        prof = load_profile(profile)
+        if fmt and fmt != prof.format:
+            raise ConfigError(f"--format {fmt} disagrees with profile '{prof.name}' (format {prof.format})")
+    elif fmt in FORMATS:
+        prof = ExportProfile(name=f"{fmt}-fp32", format=fmt)
+    else:
+        raise ConfigError(f"unknown --format '{fmt}'; choose one of: {', '.join(FORMATS)}")
+    return replace(prof, sizes=(size, *[s for s in prof.sizes if s != size])) if size else prof
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """One export: the generator direction, the profile, and the data its fidelity is checked on."""
+
+    direction: str = "mr2ct"
+    profile: ExportProfile = field(default_factory=ExportProfile)
+    data: str = ""  # paired data folder for the fidelity check (empty: the default data)
+    val_max_slices: int = 8  # validation slices of the fidelity check

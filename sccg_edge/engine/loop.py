@@ -1,7 +1,7 @@
 """The resumable epoch/step loop that ``train`` (the teacher) and ``distill`` (the students) share.
 
 A run's position is ``state = {"epoch", "step_in_epoch", "global_step", "wall_s", ...}``, saved in every checkpoint.
-The batch order of an epoch depends on the seed and the epoch alone (:func:`~sccg_edge.train.slices.epoch_order`),
+The batch order of an epoch depends on the seed and the epoch alone (:func:`~sccg_edge.data.slices.epoch_order`),
 so a run resumed from ``checkpoints/last`` replays exactly the batches an uninterrupted run would have seen, and the
 log records written after that checkpoint are dropped before they are written again.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,12 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import nn
 
+from sccg_edge.data.slices import SliceSet, epoch_order, make_batch
+from sccg_edge.engine.checkpoint import load_checkpoint, save_checkpoint
 from sccg_edge.errors import InputError
-from sccg_edge.train.checkpoint import load_checkpoint, save_checkpoint
-from sccg_edge.train.slices import SliceSet, epoch_order, make_batch
-from sccg_edge.train.teacher import lr_factor, now
 from sccg_edge.utils.fs import atomic_write_text
 
 if TYPE_CHECKING:
@@ -31,6 +33,27 @@ if TYPE_CHECKING:
 #: ``step(mr, ct) -> logs``: one optimisation step on a batch (the loop has set the learning rate of every
 #: optimizer); the logs are floats for the log and the progress bar.
 Step = Callable[[torch.Tensor, torch.Tensor], dict[str, float]]
+
+
+def now() -> float:
+    """The loop's clock (seconds, monotonic)."""
+    return time.perf_counter()
+
+
+def lr_factor(step: int, total: int, cfg: Any, frac: float | None = None) -> float:
+    """Learning-rate multiplier at ``step`` of ``total``: warm-up, then constant / linear decay / cosine.
+
+    ``frac`` (the share of a wall-clock budget spent) replaces ``step / total`` as the schedule's progress.
+    """
+    o = cfg.optim
+    if o.warmup_steps and step < o.warmup_steps:
+        return (step + 1) / o.warmup_steps
+    if o.schedule == "constant" or (total <= 0 and frac is None):
+        return 1.0
+    frac = min(1.0, step / total if frac is None else frac)
+    if o.schedule == "linear":  # CycleGAN: constant for the first half, then linearly to zero
+        return 1.0 if frac < 0.5 else max(0.0, 2.0 * (1.0 - frac))
+    return 0.5 * (1.0 + math.cos(math.pi * frac))
 
 
 @dataclass
@@ -207,9 +230,6 @@ class StepProgress:
     def __init__(self, enabled: bool, total: int, done: int) -> None:
         self.enabled = enabled
         if enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
             self.progress = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(),
                                      TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
                                      console=Console(stderr=True))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sccg_edge.config.loader import normalize
 from sccg_edge.errors import ConfigError
 
 TARGETS = ("openvino", "onnx", "tensorrt")
@@ -42,8 +43,8 @@ class QuantConfig:
         preset: NNCF preset, performance (symmetric) | mixed (asymmetric activations).
         calibrate_method: ONNX Runtime calibration: minmax | entropy | percentile (default: percentile, which on
             the reference student halves the Q/DQ model's disagreement with FP32 against minmax).
-        keep_fp32: Q/DQ ONNX: comma-separated layer groups whose convolutions stay FP32 (head, encoder/stem,
-            blocks/block0, ...; empty: quantize every convolution).
+        keep_fp32: Q/DQ ONNX: layer groups whose convolutions stay FP32 (head, encoder/stem, blocks/block0, ...;
+            empty: quantize every convolution).
         max_psnr_drop: > 0 switches OpenVINO INT8 to NNCF accuracy control with this absolute PSNR budget (dB).
         val_max_slices: validation slices used for fidelity (0: all).
         qat: fine-tune the quantized model (int8 only).
@@ -60,7 +61,7 @@ class QuantConfig:
     subset_size: int = 64
     preset: str = "performance"
     calibrate_method: str = "percentile"
-    keep_fp32: str = "head"
+    keep_fp32: tuple[str, ...] = ("head",)
     max_psnr_drop: float = 0.0
     val_max_slices: int = 16
     qat: bool = False
@@ -68,6 +69,7 @@ class QuantConfig:
     inference_hint: str = "auto"
 
     def __post_init__(self) -> None:
+        normalize(self)
         checks = (("mode", MODES), ("target", TARGETS), ("calibrate_method", CALIBRATE_METHODS),
                   ("preset", ("performance", "mixed")), ("inference_hint", ("auto", "none")))
         for key, allowed in checks:
@@ -76,7 +78,7 @@ class QuantConfig:
         if self.qat and self.mode != "int8":
             raise ConfigError("--qat needs --int8 (quantization-aware training fine-tunes an INT8 model)")
         groups = ("head", "encoder", "blocks", "decoder")
-        bad = [g for g in self.keep_fp32_groups if g.split("/")[0] not in groups]
+        bad = [g for g in self.keep_fp32 if g.split("/")[0] not in groups]
         if bad:
             raise ConfigError(f"unknown layer group(s) in keep_fp32: {', '.join(bad)}; use head, encoder, blocks, "
                               "decoder or one of their members such as blocks/block0")
@@ -84,8 +86,3 @@ class QuantConfig:
             raise ConfigError(f"--max-psnr-drop must be >= 0, got {self.max_psnr_drop}")
         if self.size <= 0 or self.size % 4:
             raise ConfigError(f"--size must be a positive multiple of 4, got {self.size}")
-
-    @property
-    def keep_fp32_groups(self) -> list[str]:
-        """The layer groups of ``keep_fp32`` as a list."""
-        return [g.strip() for g in self.keep_fp32.split(",") if g.strip()]

@@ -8,13 +8,21 @@ uninterrupted run would have seen, without saving any random-number-generator st
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-from sccg_edge.config import DataConfig
+from sccg_edge.config.data import DataConfig
+from sccg_edge.data.default import default_pairs_root
+from sccg_edge.data.pairs import PairRecord, list_pairs, load_pair
+from sccg_edge.data.register import register_pair
+from sccg_edge.data.splits import spec_from_lists, split_records
+from sccg_edge.data.transforms import CT_WINDOWS, fit_to_size, unit_to_model
 from sccg_edge.errors import InputError
 
 
@@ -30,6 +38,28 @@ class SliceSet:
     def __len__(self) -> int:
         return len(self.names)
 
+    def pair(self, direction: str) -> tuple[np.ndarray, np.ndarray]:
+        """(input, ground truth) of ``direction`` as numpy arrays: (mr, ct) for mr2ct, (ct, mr) for ct2mr."""
+        src, tgt = (self.mr, self.ct) if direction == "mr2ct" else (self.ct, self.mr)
+        return src.numpy(), tgt.numpy()
+
+    def subset(self, idx: Iterable[int]) -> SliceSet:
+        """The slices at ``idx``, in that order."""
+        idx = [int(i) for i in idx]
+        return SliceSet(names=[self.names[i] for i in idx], patients=[self.patients[i] for i in idx],
+                        ct=self.ct[idx], mr=self.mr[idx])
+
+    def spread(self, limit: int) -> SliceSet:
+        """At most ``limit`` slices spread evenly along the set (0: all of them)."""
+        return self.subset(evenly_spaced(len(self), limit))
+
+
+def evenly_spaced(n: int, limit: int) -> list[int]:
+    """Indices of at most ``limit`` of ``n`` items spread evenly from the first to the last (0: every item)."""
+    if not 0 < limit < n:
+        return list(range(n))
+    return np.unique(np.linspace(0, n - 1, num=limit).round().astype(int)).tolist()
+
 
 def resolve_data_root(cfg: DataConfig) -> tuple[Path, str]:
     """The folder of paired slices to use, and a description of it (real shared pairs or the synthetic phantom)."""
@@ -39,44 +69,56 @@ def resolve_data_root(cfg: DataConfig) -> tuple[Path, str]:
             raise InputError("data folder not found; pass --data with a PNG pair folder (ct/, mr/) or a phantom "
                              "folder written by `sccg-edge data phantom`", root)
         return root, f"user data {root}"
-    from sccg_edge.data.default import default_pairs_root
-
     return default_pairs_root()
 
 
-def load_splits(cfg: DataConfig, seed: int = 0) -> dict[str, SliceSet]:
-    """Read every slice of the data folder once and return the patient-level splits as tensors."""
-    from sccg_edge.data.pairs import list_pairs, load_pair
-    from sccg_edge.data.splits import spec_from_lists, split_records
-    from sccg_edge.data.transforms import CT_WINDOWS, fit_to_size, unit_to_model
+def load_splits(cfg: DataConfig, seed: int = 0, only: str | None = None) -> dict[str, SliceSet]:
+    """Read the slices of the data folder once and return the patient-level splits as tensors.
 
+    Args:
+        cfg: the data folder, slice size, CT window and (optionally) a fixed patient split.
+        seed: seed of the automatic patient split.
+        only: read this split alone (the others are left out of the result).
+    """
     root, _ = resolve_data_root(cfg)
     records = list_pairs(root)
-    window = CT_WINDOWS[cfg.ct_window]
-    out: dict[str, SliceSet] = {}
     spec = spec_from_lists(cfg.train_patients, cfg.val_patients, cfg.test_patients)
-    for split, recs in split_records(records, spec, seed=seed).items():
-        if not recs:
-            continue
-        ct, mr = [], []
-        for rec in recs:
-            ct01, mr01 = load_pair(rec, ct_window=window)
-            if cfg.register != "none":
-                from sccg_edge.data.register import register_pair
-
-                ct01 = register_pair(ct01, mr01, cfg.register).ct
-            ct.append(unit_to_model(fit_to_size(ct01, cfg.size)[0]))
-            mr.append(unit_to_model(fit_to_size(mr01, cfg.size)[0]))
-        out[split] = SliceSet(
-            names=[r.name for r in recs],
-            patients=[r.patient for r in recs],
-            ct=torch.from_numpy(np.stack(ct)[:, None].astype(np.float32)),
-            mr=torch.from_numpy(np.stack(mr)[:, None].astype(np.float32)),
-        )
-    if "train" not in out:
+    splits = split_records(records, spec, seed=seed)
+    out = {name: slice_set(recs, cfg.size, cfg.ct_window, cfg.register) for name, recs in splits.items()
+           if recs and (only is None or name == only)}
+    if only is None and "train" not in out:
         raise InputError("no training slices after the patient-level split; the folder needs at least one "
                          "training patient", root)
     return out
+
+
+def slice_set(records: list[PairRecord], size: int, ct_window: str = "brain", register: str = "none") -> SliceSet:
+    """Read pair records into a :class:`SliceSet`: each slice through ``ct_window`` (DICOM CT), its CT registered onto
+    its MR when ``register`` is rigid or affine (:mod:`sccg_edge.data.register`), fitted to ``size``."""
+    window = CT_WINDOWS[ct_window]
+    ct, mr = [], []
+    for rec in records:
+        ct01, mr01 = load_pair(rec, ct_window=window)
+        if register != "none":
+            ct01 = register_pair(ct01, mr01, register).ct
+        ct.append(unit_to_model(fit_to_size(ct01, size)[0]))
+        mr.append(unit_to_model(fit_to_size(mr01, size)[0]))
+    return SliceSet(names=[r.name for r in records], patients=[r.patient for r in records],
+                    ct=torch.from_numpy(np.stack(ct)[:, None].astype(np.float32)),
+                    mr=torch.from_numpy(np.stack(mr)[:, None].astype(np.float32)))
+
+
+def load_split(cfg: DataConfig, split: str, limit: int = 0, seed: int = 0) -> SliceSet:
+    """One patient-level split (at most ``limit`` slices spread along it; 0: all), read alone.
+
+    Raises:
+        InputError: the data has no patients in ``split``.
+    """
+    sets = load_splits(cfg, seed=seed, only=split)
+    if split not in sets:
+        root, _ = resolve_data_root(cfg)
+        raise InputError(f"the data folder has no {split} patients; this needs a {split} split", root)
+    return sets[split].spread(limit)
 
 
 def epoch_order(n: int, epoch: int, seed: int, rank: int = 0, world: int = 1) -> list[int]:
@@ -118,10 +160,6 @@ def random_affine(images: torch.Tensor, rng: np.random.Generator, amount: float)
     uniform; bilinear resampling; what enters from outside the slice is background (-1). It teaches the generator
     heads of other sizes and positions than the few training patients have.
     """
-    import math
-
-    import torch.nn.functional as F
-
     zoom = 1.0 + float(rng.uniform(-amount, amount))
     angle = math.radians(float(rng.uniform(-100.0 * amount, 100.0 * amount)))
     tx, ty = (float(v) for v in rng.uniform(-amount, amount, size=2))  # grid units: the slice spans [-1, 1]

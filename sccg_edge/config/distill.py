@@ -1,8 +1,8 @@
 """Configuration of ``sccg-edge distill``: frozen dataclasses read with :func:`sccg_edge.config.load_recipe`.
 
 Load with ``load_recipe("distill", cls=DistillConfig, overrides=...)`` (packaged recipe) or a YAML path. Layer
-pairs for feature distillation are one string, ``"student_layer:teacher_layer,..."`` (the shared config reader
-takes scalars only), e.g. ``"enc:enc,block2:block4,block5:block8"``; an empty string disables them.
+pairs for feature distillation are a list of ``"student_layer:teacher_layer"`` items, e.g.
+``[enc:enc, block2:block4, block5:block8]``; an empty list disables them.
 """
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sccg_edge.config import CHOICES, DataConfig, OptimConfig, load_recipe
+from sccg_edge.config.data import DataConfig
+from sccg_edge.config.loader import CHOICES, load_recipe, normalize
+from sccg_edge.config.train import OptimConfig
 from sccg_edge.errors import ConfigError
 
 DIRECTION_CHOICES = ("both", "mr2ct", "ct2mr")
@@ -36,12 +38,16 @@ class DistillLossConfig:
     lambda_out: float = 100.0  # L1(student(x), teacher(x))
     lambda_gt: float = 50.0  # L1(student(x), y) on co-registered pairs (needs paired: true)
     lambda_feat: float = 10.0  # feature distillation on feature_pairs through learned 1x1 adapters
-    feature_pairs: str = "enc:enc"  # "student_layer:teacher_layer,..." (names from Generator.forward_features)
+    feature_pairs: tuple[str, ...] = ("enc:enc",)  # "student_layer:teacher_layer" items (names from
+    #                                                 Generator.forward_features)
     feat_distance: str = "mse"  # mse | l1
     lambda_adv: float = 0.0  # LSGAN adversarial term; D starts from the teacher's D when the teacher run has one
     ndf: int = 64  # width of a fresh discriminator (a teacher's D keeps its own width)
     lambda_str: float = 0.0  # SC structure loss between the input and the student's translation
     paired: bool = True  # pairs are co-registered (enables lambda_gt)
+
+    def __post_init__(self) -> None:
+        normalize(self)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Checkpoints that load without unpickling: safetensors for tensors, JSON for the rest, written atomically.
+"""Training checkpoints that load without unpickling: safetensors for tensors, JSON for the rest, written atomically.
 
 A checkpoint is a folder::
 
@@ -8,7 +8,8 @@ A checkpoint is a folder::
     <name>/config.yaml                    the resolved run config
 
 The folder is written under a temporary name and renamed into place, so a run killed at any moment leaves the
-previous checkpoint intact. Nothing here calls ``torch.load``; ``safetensors`` and ``json`` cannot run code.
+previous checkpoint intact. Nothing here calls ``torch.load``; ``safetensors`` and ``json`` cannot run code. The
+weights themselves are written by :mod:`sccg_edge.models.weights`.
 """
 
 from __future__ import annotations
@@ -18,55 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import load_file, save_file
 
 from sccg_edge.errors import InputError
+from sccg_edge.models.weights import load_module, save_module
 from sccg_edge.utils.fs import atomic_dir, atomic_write_text
-
-
-def save_module(module: torch.nn.Module, path: Path, dtype: torch.dtype | None = None,
-                metadata: dict[str, str] | None = None) -> None:
-    """Save a module's state_dict as safetensors (optionally cast floating tensors to ``dtype``)."""
-    from safetensors.torch import save_file
-
-    tensors = {}
-    for key, value in module.state_dict().items():
-        value = value.detach().cpu()
-        if dtype is not None and value.is_floating_point():
-            value = value.to(dtype)
-        tensors[key] = value.contiguous()
-    save_file(tensors, str(path), metadata=metadata)
-
-
-def load_module(module: torch.nn.Module, path: Path) -> dict[str, str]:
-    """Load safetensors weights into ``module`` (cast to its dtypes); returns the file's metadata.
-
-    Raises:
-        InputError: the file is missing, not a safetensors file, or does not match the module's layers.
-    """
-    from safetensors import SafetensorError, safe_open
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("weights file not found", path)
-    try:
-        with safe_open(str(path), framework="pt") as fh:
-            metadata = fh.metadata() or {}
-            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
-    except (SafetensorError, OSError, ValueError) as err:
-        raise InputError(f"not a readable safetensors weights file ({err}); re-export it or point to the "
-                         "right file (pickled .pt/.pth checkpoints are refused on purpose)", path) from None
-    own = module.state_dict()
-    missing = sorted(set(own) - set(tensors))
-    unexpected = sorted(set(tensors) - set(own))
-    bad_shape = sorted(k for k in set(own) & set(tensors) if own[k].shape != tensors[k].shape)
-    if missing or unexpected or bad_shape:
-        detail = "; ".join(f"{label}: {', '.join(keys[:4])}{' ...' if len(keys) > 4 else ''}"
-                           for label, keys in (("missing", missing), ("unexpected", unexpected),
-                                               ("wrong shape", bad_shape)) if keys)
-        raise InputError(f"weights do not fit this network ({detail}); check the model config that goes with "
-                         "these weights", path)
-    module.load_state_dict({k: v.to(own[k].dtype) for k, v in tensors.items()})
-    return metadata
 
 
 def _optim_to_tensors(name: str, opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -93,8 +50,6 @@ def _optim_from_tensors(name: str, opt: torch.optim.Optimizer, tensors: dict[str
 def save_checkpoint(folder: Path, modules: dict[str, torch.nn.Module], optimizers: dict[str, torch.optim.Optimizer],
                     state: dict[str, Any], config_yaml: str) -> None:
     """Write a complete checkpoint folder atomically (replacing an older one of the same name)."""
-    from safetensors.torch import save_file
-
     with atomic_dir(Path(folder), replace=True) as tmp:
         (tmp / "weights").mkdir()
         for name, module in modules.items():
@@ -114,8 +69,6 @@ def save_checkpoint(folder: Path, modules: dict[str, torch.nn.Module], optimizer
 def load_checkpoint(folder: Path, modules: dict[str, torch.nn.Module],
                     optimizers: dict[str, torch.optim.Optimizer] | None = None) -> dict[str, Any]:
     """Load a checkpoint folder written by :func:`save_checkpoint`; returns its state dict."""
-    from safetensors.torch import load_file
-
     folder = Path(folder)
     state_file = folder / "state.json"
     if not state_file.is_file():

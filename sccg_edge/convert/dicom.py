@@ -26,17 +26,20 @@ from __future__ import annotations
 from copy import deepcopy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+from pydicom import Dataset
 
+from sccg_edge.config import ConvertConfig
+from sccg_edge.convert.output import check_output_folder, clean_stale_partials, mark_owner, unmark_owner
+from sccg_edge.convert.translator import Translator, load_translator, translate_slice
+from sccg_edge.data.dicom import SeriesInfo, iter_slices, list_series, read_slice, scan_series
+from sccg_edge.data.dicom_write import SeriesIds, SliceGeometry, write_slice
+from sccg_edge.data.transforms import CT_WINDOWS, ct_window_to_unit, mr_to_unit, unit_to_ct_hu
 from sccg_edge.errors import InputError
-
-if TYPE_CHECKING:
-    from pydicom import Dataset
-
-    from sccg_edge.convert import Translator
-    from sccg_edge.data.dicom import SeriesInfo
+from sccg_edge.utils.fs import atomic_dir
+from sccg_edge.utils.progress import track
 
 MR_SAMPLE_SLICES = 12  # slices read to estimate an MR series' percentiles
 MR_SAMPLE_PIXELS = 65536  # pixels kept per sampled slice
@@ -50,8 +53,6 @@ _OUT_MODALITY = {"mr2ct": "CT", "ct2mr": "MR"}
 
 def mr_series_scale(samples: list[np.ndarray], p_lo: float = 0.5, p_hi: float = 99.5) -> tuple[float, float]:
     """(lo, hi) scanner values mapped to 0 and 1, from the pixels of a few sampled slices of one series."""
-    from sccg_edge.data.transforms import mr_to_unit
-
     pooled = np.concatenate([np.asarray(s, np.float32).ravel() for s in samples])
     _, scale = mr_to_unit(pooled, p_lo, p_hi)
     return scale.lo, scale.hi
@@ -66,15 +67,11 @@ def mr_unit(img: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
 def to_unit(img: np.ndarray, modality: str, window: tuple[float, float], scale: tuple[float, float] | None
             ) -> np.ndarray:
     """An input slice (HU for CT, scanner units for MR) -> [0, 1]."""
-    from sccg_edge.data.transforms import ct_window_to_unit
-
     return ct_window_to_unit(img, window) if modality == "CT" else mr_unit(img, scale or (0.0, 1.0))
 
 
 def from_unit(unit: np.ndarray, out_modality: str, window: tuple[float, float]) -> np.ndarray:
     """A translated [0, 1] slice -> output values: HU over the model's window for CT, 0..4095 for MR."""
-    from sccg_edge.data.transforms import unit_to_ct_hu
-
     if out_modality == "CT":
         return unit_to_ct_hu(unit, window)
     return (np.clip(unit, 0.0, 1.0) * MR_OUTPUT_MAX).astype(np.float32)
@@ -105,8 +102,6 @@ def _check_modality(info: SeriesInfo, direction: str, where: Path) -> None:
 
 def plan_jobs(inp: Path, direction: str, series_uid: str | None) -> tuple[list[_Job], list[dict[str, Any]]]:
     """Which series to convert (and the skipped ones with the reason), reading headers only."""
-    from sccg_edge.data.dicom import list_series, scan_series
-
     uids = list(list_series(inp)) if series_uid is None else [series_uid]
     if len(uids) == 1:
         info = scan_series(inp, uids[0])
@@ -127,8 +122,6 @@ def plan_jobs(inp: Path, direction: str, series_uid: str | None) -> tuple[list[_
 
 
 def _mr_scale(info: SeriesInfo) -> tuple[float, float]:
-    from sccg_edge.data.dicom import read_slice
-
     z = len(info.files)
     picks = np.unique(np.linspace(0, z - 1, min(z, MR_SAMPLE_SLICES)).round().astype(int))
     samples = []
@@ -139,9 +132,7 @@ def _mr_scale(info: SeriesInfo) -> tuple[float, float]:
     return mr_series_scale(samples)
 
 
-def _geometry(info: SeriesInfo, i: int) -> Any:
-    from sccg_edge.data.dicom_write import SliceGeometry
-
+def _geometry(info: SeriesInfo, i: int) -> SliceGeometry:
     tags = info.tags[i]
     thickness = tags.get("SliceThickness")
     thickness = float(thickness) if isinstance(thickness, (int, float)) and thickness > 0 else info.spacing[0]
@@ -159,10 +150,6 @@ def _source_header(info: SeriesInfo, i: int, cache: dict[Path, Dataset]) -> Data
 
 
 def _extra(tr: Translator, info: SeriesInfo, i: int, source: Dataset, direction: str) -> dict[str, Any]:
-    from pydicom.dataset import Dataset as PlainDataset
-
-    from sccg_edge.data.transforms import CT_WINDOWS
-
     kind = "CT" if direction == "mr2ct" else "MR"
     extra: dict[str, Any] = {
         "DerivationDescription": (f"synthetic {kind} translated from {info.modality} series {info.series_uid} by "
@@ -170,13 +157,13 @@ def _extra(tr: Translator, info: SeriesInfo, i: int, source: Dataset, direction:
                                   f"{tr.size}px); not for diagnosis")[:1024],
     }
     if "SOPClassUID" in source and "SOPInstanceUID" in source:
-        item = PlainDataset()  # the source instance (and frame), in the Common Instance Reference module too
+        item = Dataset()  # the source instance (and frame), in the Common Instance Reference module too
         item.ReferencedSOPClassUID = source.SOPClassUID
         item.ReferencedSOPInstanceUID = source.SOPInstanceUID
         if int(info.tags[i].get("NumberOfFrames") or 1) > 1:
             item.ReferencedFrameNumber = info.frames[i] + 1
         extra["SourceImageSequence"] = [item]
-        series = PlainDataset()
+        series = Dataset()
         series.SeriesInstanceUID = info.series_uid
         series.ReferencedInstanceSequence = [deepcopy(item)]
         extra["ReferencedSeriesSequence"] = [series]
@@ -193,11 +180,6 @@ def _series_description(tr: Translator, direction: str) -> str:
 def convert_series(tr: Translator, info: SeriesInfo, direction: str, folder: Path, progress: bool = True
                    ) -> dict[str, Any]:
     """Translate one scanned series slice by slice into DICOM files under ``folder`` (which must exist)."""
-    from sccg_edge.data.dicom import iter_slices
-    from sccg_edge.data.dicom_write import SeriesIds, write_slice
-    from sccg_edge.data.transforms import CT_WINDOWS
-    from sccg_edge.utils.progress import track
-
     if tr.ct_window not in CT_WINDOWS:
         raise InputError(f"the model names an unknown CT window '{tr.ct_window}' (known: {', '.join(CT_WINDOWS)})",
                          tr.source)
@@ -210,7 +192,7 @@ def convert_series(tr: Translator, info: SeriesInfo, direction: str, folder: Pat
     ids = SeriesIds.derived_from(first, series_number=number, series_description=_series_description(tr, direction))
     slices = track(iter_slices(info), description=f"convert {direction}", total=len(info.files), enabled=progress)
     for i, img in enumerate(slices):
-        y = from_unit(_translate(tr, to_unit(img, info.modality, window, scale)), out_modality, window)
+        y = from_unit(translate_slice(tr, to_unit(img, info.modality, window, scale)), out_modality, window)
         source = _source_header(info, i, cache)
         write_slice(folder / f"{i + 1:04d}.dcm", y, modality=out_modality, geometry=_geometry(info, i), ids=ids,
                     instance_number=i + 1, source=source, extra=_extra(tr, info, i, source, direction))
@@ -219,41 +201,25 @@ def convert_series(tr: Translator, info: SeriesInfo, direction: str, folder: Pat
             "mr_scale": list(scale) if scale else None}
 
 
-def _translate(tr: Translator, unit: np.ndarray) -> np.ndarray:
-    from sccg_edge.convert import translate_with
-
-    return translate_with(tr, unit)
-
-
-def convert_dicom(model: str, direction: str, inp: Path, out: Path, *, backend: str | None = None,
-                  series_uid: str | None = None, size: int | None = None, threads: int = 0,
-                  progress: bool = True) -> dict[str, Any]:
+def convert_dicom(inp: Path, out: Path, cfg: ConvertConfig, progress: bool = True) -> dict[str, Any]:
     """Convert a DICOM file, series folder or folder of several series into a new output folder.
 
     Args:
-        model: model spec or exported artifact (see :func:`sccg_edge.convert.load_translator`).
-        direction: "mr2ct" (MR in, synthetic CT out) or "ct2mr".
         inp: a DICOM file, a series folder, or a folder of several series (one output sub-folder each).
         out: the new output folder (refused if it exists or lies inside the input folder).
-        backend: inference backend; None = eager torch for a model spec.
-        series_uid: convert only this SeriesInstanceUID.
-        size: slice size to run the model at (default: the model's own).
-        threads: intra-op threads for inference (0 = the runtime's default).
+        cfg: model, direction, backend, series, size and threads (see :class:`~sccg_edge.config.ConvertConfig`).
         progress: show a progress bar on stderr.
 
     Returns:
         The JSON summary: input, series converted, slices, output folder(s), model, backend, precision.
 
     Raises:
-        InputError: unusable input (named, with the fix), wrong modality for ``direction``, bad output folder.
+        InputError: unusable input (named, with the fix), wrong modality for the direction, bad output folder.
     """
-    from sccg_edge.convert import check_output_folder, clean_stale_partials, load_translator, mark_owner, unmark_owner
-    from sccg_edge.utils.fs import atomic_dir
-
-    inp, out = Path(inp), Path(out)
+    inp, out, direction = Path(inp), Path(out), cfg.direction
     check_output_folder(out, inp if inp.is_dir() else inp.parent)
-    jobs, skipped = plan_jobs(inp, direction, series_uid)
-    tr = load_translator(model, direction, backend=backend, size=size, threads=threads)
+    jobs, skipped = plan_jobs(inp, direction, cfg.series)
+    tr = load_translator(cfg)
     clean_stale_partials(out)
     done = []
     with atomic_dir(out) as tmp:

@@ -9,12 +9,12 @@ folder holds them (its width is read from the file); otherwise it starts fresh w
 Student loss per direction x -> y: ``lambda_out * L1(S(x), T(x)) + lambda_gt * L1(S(x), y) [paired]
 + lambda_feat * mean_pairs dist(A(S_l(x)), T_l'(x)) + lambda_adv * LSGAN(D(S(x))) + lambda_str * SC(x, S(x))``.
 
-Run folder (same conventions as the teacher's, see :mod:`sccg_edge.train.run`)::
+Run folder (the conventions of :mod:`sccg_edge.engine.loop`, as the teacher's)::
 
     RUN/config.yaml, log.jsonl, metrics.csv (student beside teacher per epoch), checkpoints/{last,best}/
     RUN/student/g_mr2ct.safetensors, g_ct2mr.safetensors   self-describing (load_generator(RUN/student, ...))
     RUN/student/student_card.json, student_card.md          preset, MACs/params, val metrics vs the teacher
-                                                             (written by :mod:`sccg_edge.train.distill_export`)
+                                                             (written by :mod:`sccg_edge.distill.card`)
 """
 
 from __future__ import annotations
@@ -28,25 +28,28 @@ from typing import Any
 import torch
 from torch import nn
 
-from sccg_edge.config import to_dict
+from sccg_edge.backends import load_backend
+from sccg_edge.config import DistillConfig, dump_yaml
+from sccg_edge.data.slices import SliceSet, load_splits
+from sccg_edge.distill.card import export_students
+from sccg_edge.engine.loop import Run, StepProgress, prepare_run_dir, restore_last, run_epochs, schedule, write_csv_row
+from sccg_edge.engine.parallel import (
+    allreduce_grads,
+    autocast_for,
+    broadcast_buffers,
+    dist_finish,
+    dist_setup,
+    set_requires_grad,
+)
 from sccg_edge.errors import ConfigError, InputError
 from sccg_edge.losses import l1, lsgan_d_loss, lsgan_g_loss, structure_loss
 from sccg_edge.losses.distill import FeatureAdapters, feature_distill_loss, output_distill_loss, parse_feature_pairs
+from sccg_edge.metrics.score import validation_scores
 from sccg_edge.models import PatchDiscriminator, build_generator
 from sccg_edge.models.generator import Generator
-from sccg_edge.train.checkpoint import load_module
-from sccg_edge.train.distill_config import DistillConfig
-from sccg_edge.train.distill_export import export_students
-from sccg_edge.train.loop import Run, StepProgress, prepare_run_dir, restore_last, run_epochs, schedule, write_csv_row
-from sccg_edge.train.run import _dist_setup, autocast_for, to_255
-from sccg_edge.train.slices import SliceSet, load_splits
-from sccg_edge.train.teacher import (
-    _init_weights,
-    _set_requires_grad,
-    allreduce_grads,
-    broadcast_buffers,
-    translate,
-)
+from sccg_edge.models.init import init_weights
+from sccg_edge.models.loading import LoadedGenerator, load_generator
+from sccg_edge.models.weights import load_module, tensor_shape
 from sccg_edge.utils.fs import atomic_write_text
 
 TARGET = {"mr2ct": "ct", "ct2mr": "mr"}
@@ -74,10 +77,8 @@ class Branch:
         return out
 
 
-def load_teacher(spec: str | Path, direction: str) -> Any:
+def load_teacher(spec: str | Path, direction: str) -> LoadedGenerator:
     """The frozen teacher generator of ``direction`` (eval mode, ``requires_grad`` off) as a LoadedGenerator."""
-    from sccg_edge.models.loading import load_generator
-
     loaded = load_generator(spec, direction)
     loaded.model.eval().requires_grad_(False)
     return loaded
@@ -87,10 +88,7 @@ def _discriminator(source: Path | None, key: str, ndf: int) -> tuple[PatchDiscri
     """The teacher run's discriminator ``key`` (d_ct / d_mr) beside its generator weights, else a fresh one."""
     path = source.parent / f"{key}.safetensors" if source is not None else None
     if path is not None and path.is_file():
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as fh:
-            width, in_ch = (int(v) for v in fh.get_slice("layers.0.weight").get_shape()[:2])
+        width, in_ch = (int(v) for v in tensor_shape(path, "layers.0.weight")[:2])
         if in_ch != 1:
             raise ConfigError("the teacher's discriminator is conditional (it sees input and output stacked); the "
                               "students' adversarial term uses an unconditional one: set loss.lambda_adv=0 (the "
@@ -100,7 +98,7 @@ def _discriminator(source: Path | None, key: str, ndf: int) -> tuple[PatchDiscri
         load_module(disc, path)
         return disc, str(path)
     disc = PatchDiscriminator(in_ch=1, ndf=ndf)
-    disc.apply(_init_weights)
+    disc.apply(init_weights)
     return disc, "fresh"
 
 
@@ -112,7 +110,7 @@ def build_branches(cfg: DistillConfig, teacher_spec: str | Path) -> tuple[list[B
     for direction in cfg.direction_list:
         loaded = load_teacher(teacher_spec, direction)
         student = build_generator(cfg.student.preset, **cfg.student.overrides())
-        student.apply(_init_weights)
+        student.apply(init_weights)
         adapters = FeatureAdapters(pairs, student.config, loaded.config)
         disc, disc_source = None, ""
         if cfg.loss.lambda_adv:
@@ -163,11 +161,11 @@ def distill_step(branches: list[Branch], opt_s: torch.optim.Optimizer, opt_d: to
                  autocast: Any = contextlib.nullcontext) -> dict[str, float]:
     """One optimisation step of the students (and adapters), then of the discriminators.
 
-    ``autocast`` is a context-manager factory (see :func:`sccg_edge.train.run.autocast_for`) wrapping the forward
+    ``autocast`` is a context-manager factory (see :func:`sccg_edge.engine.parallel.autocast_for`) wrapping the forward
     passes; the backward passes and optimizer steps stay in float32.
     """
     discs = [b.disc for b in branches if b.disc is not None]
-    _set_requires_grad(discs, False)
+    set_requires_grad(discs, False)
     opt_s.zero_grad(set_to_none=True)
     total, logs, fakes = 0.0, {}, []
     for b in branches:
@@ -181,7 +179,7 @@ def distill_step(branches: list[Branch], opt_s: torch.optim.Optimizer, opt_d: to
     allreduce_grads([m for b in branches for m in (b.student, b.adapters)])
     opt_s.step()
     if opt_d is not None:
-        _set_requires_grad(discs, True)
+        set_requires_grad(discs, True)
         opt_d.zero_grad(set_to_none=True)
         d_total = 0.0
         for b, tgt, fake in fakes:
@@ -197,19 +195,9 @@ def distill_step(branches: list[Branch], opt_s: torch.optim.Optimizer, opt_d: to
     return {"s_total": float(total.detach()), **logs}
 
 
-def evaluate_generators(gens: dict[str, nn.Module], val: SliceSet, device: str, max_slices: int = 0) -> dict:
+def evaluate_generators(gens: dict[str, nn.Module], val: SliceSet, max_slices: int = 0) -> dict[str, float]:
     """Validation PSNR/SSIM/MAE/IoU (0..255 scale) of the given directions; ``score`` is their mean SSIM."""
-    from sccg_edge.metrics import image_metrics, summarize
-
-    n = len(val) if not max_slices else min(max_slices, len(val))
-    out: dict[str, float] = {}
-    for direction, gen in gens.items():
-        src, tgt = (val.mr[:n], val.ct[:n]) if direction == "mr2ct" else (val.ct[:n], val.mr[:n])
-        pred = translate(gen, src, device=device)
-        rows = [image_metrics(to_255(p), to_255(t), scale="uint8") for p, t in zip(pred, tgt)]
-        out.update({f"{PREFIX[direction]}_{k}": v for k, v in summarize(rows).items() if isinstance(v, (int, float))})
-    out["score"] = sum(out[f"{PREFIX[d]}_ssim"] for d in gens) / len(gens)
-    return out
+    return validation_scores({d: load_backend("torch", g) for d, g in gens.items()}, val, max_slices)
 
 
 def _optimizers(branches: list[Branch], cfg: DistillConfig) -> dict[str, torch.optim.Optimizer]:
@@ -246,19 +234,17 @@ def distill(cfg: DistillConfig, teacher_spec: str | Path | None, out: Path, resu
         resume: continue ``out`` from its last checkpoint, replaying the same batch order.
         progress: show a progress bar on stderr.
     """
-    import yaml
-
     out = Path(out)
     spec = str(teacher_spec) if teacher_spec is not None else cfg.teacher
     if not spec:
         raise InputError("no teacher given; pass --teacher (a shipped name, a model folder or a teacher run)")
     cfg = dataclasses.replace(cfg, teacher=spec)
-    rank, world, device = _dist_setup(cfg)
+    rank, world, device = dist_setup(cfg.device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     branches, teacher_info = build_branches(cfg, spec)
     _check_sizes(cfg, branches)
-    config_yaml = yaml.safe_dump(to_dict(cfg), sort_keys=False)
+    config_yaml = dump_yaml(cfg)
     if rank == 0:
         prepare_run_dir(out, resume)
         atomic_write_text(out / "config.yaml", config_yaml)
@@ -275,7 +261,7 @@ def distill(cfg: DistillConfig, teacher_spec: str | Path | None, out: Path, resu
                  **(restore_last(out, modules, optims, rank) if resume else {})}
     state = run.state
     if rank == 0 and "teacher_metrics" not in state:
-        state["teacher_metrics"] = evaluate_generators({b.direction: b.teacher for b in branches}, val, device,
+        state["teacher_metrics"] = evaluate_generators({b.direction: b.teacher for b in branches}, val,
                                                        cfg.val_max_slices)
     autocast = autocast_for(cfg.amp, device)
     bar = _DistillProgress(progress and rank == 0, schedule(cfg, len(train), rank, world)[1], state["global_step"])
@@ -284,26 +270,21 @@ def distill(cfg: DistillConfig, teacher_spec: str | Path | None, out: Path, resu
         return distill_step(branches, optims["opt_s"], optims.get("opt_d"), mr, ct, cfg, autocast)
 
     with bar:
-        stop_reason = run_epochs(run, train, step, lambda epoch: _end_epoch(run, branches, val, epoch, bar, device),
-                                 bar, device)
+        stop_reason = run_epochs(run, train, step, lambda epoch: _end_epoch(run, branches, val, epoch, bar), bar,
+                                 device)
     if rank == 0:
         run.checkpoint(out / "checkpoints" / "last")
         export = export_students(branches, cfg, out, teacher_info, state)
     else:
         export = {}
-    if world > 1:
-        import torch.distributed as dist
-
-        dist.barrier()
-        dist.destroy_process_group()
+    dist_finish(world)
     return {"run": str(out), "stopped_by": stop_reason or "epochs", **state, **export}
 
 
-def _end_epoch(run: Run, branches: list[Branch], val: SliceSet, epoch: int, bar: _DistillProgress,
-               device: str) -> None:
+def _end_epoch(run: Run, branches: list[Branch], val: SliceSet, epoch: int, bar: _DistillProgress) -> None:
     """Validate the students, log them beside the teacher, keep the best checkpoint."""
     state = run.state
-    metrics = evaluate_generators({b.direction: b.student for b in branches}, val, device, run.cfg.val_max_slices)
+    metrics = evaluate_generators({b.direction: b.student for b in branches}, val, run.cfg.val_max_slices)
     teacher = {f"teacher_{k}": v for k, v in state["teacher_metrics"].items()}
     row = {"epoch": epoch + 1, "step": state["global_step"], "wall_s": round(run.wall_s(), 1), **metrics, **teacher}
     run.log({"type": "epoch", **row})

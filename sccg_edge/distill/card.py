@@ -7,21 +7,19 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sccg_edge.config import to_dict
+from sccg_edge.config import DistillConfig, to_dict
 from sccg_edge.models import count_macs
-from sccg_edge.train.checkpoint import load_module
+from sccg_edge.models.loading import save_generator
+from sccg_edge.models.weights import load_module
 from sccg_edge.utils.fs import atomic_dir, atomic_write_text
 
 if TYPE_CHECKING:
-    from sccg_edge.train.distill import Branch
-    from sccg_edge.train.distill_config import DistillConfig
+    from sccg_edge.distill.run import Branch
 
 
 def export_students(branches: list[Branch], cfg: DistillConfig, out: Path, teacher_info: dict[str, Any],
                     state: dict[str, Any]) -> dict[str, Any]:
     """Write RUN/student/g_<direction>.safetensors (best checkpoint, else current weights) and the model card."""
-    from sccg_edge.models.loading import save_generator
-
     best = out / "checkpoints" / "best" / "weights"
     from_best = all((best / f"s_{b.direction}.safetensors").is_file() for b in branches)
     extra = {"teacher": teacher_info["spec"], "preset": cfg.student.preset, "distill_recipe": cfg.recipe,

@@ -1,0 +1,52 @@
+"""What export and quantize write beside an artifact, and what a backend reads back from it.
+
+An artifact folder holds the model file (``model.onnx``, ``model.xml`` + ``.bin``, ``model.engine``), the resolved
+``config.yaml`` and a model card (``card.json``, ``card.md``). A backend loading the model file takes its slice size,
+CT window and direction from them (:func:`artifact_metadata`), so an artifact needs no flags to be run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def artifact_metadata(artifact: Path | None) -> dict[str, Any]:
+    """What the export/quantize step recorded beside an artifact (``card.json`` or ``config.yaml``), if anything."""
+    if artifact is None or not artifact.exists():
+        return {}
+    folder = artifact if artifact.is_dir() else artifact.parent
+    meta: dict[str, Any] = {}
+    card, cfg = folder / "card.json", folder / "config.yaml"
+    try:
+        if cfg.is_file():
+            loaded = yaml.safe_load(cfg.read_text())
+            meta.update(loaded if isinstance(loaded, dict) else {})
+        if card.is_file():
+            loaded = json.loads(card.read_text())
+            meta.update({k: v for k, v in loaded.items() if k in ("size", "ct_window", "direction", "precision")})
+    except (OSError, ValueError):  # a damaged sidecar only loses the hints; the artifact itself is checked on load
+        return {}
+    return {k: meta[k] for k in ("size", "ct_window", "direction") if meta.get(k) is not None}
+
+
+def write_card(folder: Path, card: dict[str, Any]) -> None:
+    """Write ``card.json`` and a short ``card.md`` into ``folder``."""
+    folder = Path(folder)
+    (folder / "card.json").write_text(json.dumps(card, indent=2, default=str) + "\n")
+    lines = [f"# {card.get('name', 'artifact')}", ""]
+    for key in ("format", "precision", "target", "source", "size", "bytes", "notes"):
+        if key in card:
+            lines.append(f"- **{key}**: {card[key]}")
+    fid = card.get("fidelity") or {}
+    if fid:
+        lines += ["", "## Fidelity on the validation split (0..255)", "", "| metric | value |", "|---|---|"]
+        lines += [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in fid.items()]
+    prec = card.get("precision_per_group") or {}
+    if prec.get("groups"):
+        lines += ["", "## Convolutions per layer group", "", "| group | int8 | fp16 | fp32 |", "|---|---|---|---|"]
+        lines += [f"| {g} | {c['int8']} | {c['fp16']} | {c['fp32']} |" for g, c in prec["groups"].items()]
+    (folder / "card.md").write_text("\n".join(lines) + "\n")

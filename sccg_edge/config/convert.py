@@ -1,0 +1,39 @@
+"""Configuration of ``sccg-edge convert`` (and of the DICOM node that converts each received series)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sccg_edge.errors import ConfigError
+
+DIRECTIONS = ("mr2ct", "ct2mr")
+
+
+@dataclass(frozen=True)
+class ConvertConfig:
+    """Which model translates, in which direction, on what.
+
+    Attributes:
+        model: a model spec (shipped name, model/run folder, ``.safetensors``) or an exported artifact.
+        direction: "mr2ct" (MR in, synthetic CT out) or "ct2mr".
+        backend: an inference backend (torch, onnxruntime, openvino, tensorrt); None: implied by the artifact's
+            suffix, torch for a model spec.
+        series: convert only this SeriesInstanceUID (DICOM input).
+        size: slice size to run the model at; None: the model's trained size or the artifact's static input size.
+        device: backend device ("cpu", "cuda").
+        threads: intra-op threads (0: the runtime's default).
+    """
+
+    model: str = "teacher"
+    direction: str = "mr2ct"
+    backend: str | None = None
+    series: str | None = None
+    size: int | None = None
+    device: str = "cpu"
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        if self.direction not in DIRECTIONS:
+            raise ConfigError(f"unknown --direction '{self.direction}'; use mr2ct (MR in, synthetic CT out) or ct2mr")
+        if self.size is not None and (self.size < 16 or self.size % 4):
+            raise ConfigError(f"--size {self.size} is not usable: give a multiple of 4, at least 16 (e.g. 256)")

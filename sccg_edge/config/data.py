@@ -1,0 +1,28 @@
+"""Where paired slices come from and how they are prepared: :class:`DataConfig`, shared by every stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sccg_edge.config.loader import normalize
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the paired slices come from and how they are prepared."""
+
+    root: str = ""  # empty: the shared real pairs when present, else the embedded synthetic phantom
+    size: int = 256  # slices are fitted to size x size (the paper: 512)
+    crop: int = 0  # random training crop (0: train on whole slices); validation always uses whole slices
+    flip: bool = True  # random left-right flips (heads are roughly symmetric)
+    affine: float = 0.0  # random joint zoom/rotation/shift of each training pair: 0 off; a: zoom 1 +- a,
+    #                       rotation +- 100*a degrees, shift +- a/2 of the slice (validation is never augmented)
+    ct_window: str = "brain"  # HU window used to map DICOM CT to [0, 1] (PNG pairs are already windowed)
+    register: str = "none"  # none | rigid | affine: register each pair's CT onto its MR (mutual information, couch
+    #                         removed; sccg_edge/data/register.py) before training, validation and scoring
+    train_patients: tuple[str, ...] = ()  # a fixed patient split of your own (empty: the shared data's split for
+    val_patients: tuple[str, ...] = ()  #     the shared pairs, else an automatic 80/10/10 patient split); every
+    test_patients: tuple[str, ...] = ()  #    patient of the data must be named in exactly one of the three
+
+    def __post_init__(self) -> None:
+        normalize(self)

@@ -1,0 +1,76 @@
+"""The inference of a conversion: one :class:`~sccg_edge.backends.Backend` chosen once for the whole input.
+
+A model spec (shipped name, model/run folder, ``.safetensors``) runs on the torch backend; an exported artifact on
+the backend its suffix implies (``.onnx`` ONNX Runtime, ``.xml`` OpenVINO, ``.engine`` TensorRT), or on
+``ConvertConfig.backend`` when given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sccg_edge.backends import Backend, backend_for_artifact, load_backend, run_fitted
+from sccg_edge.config import ConvertConfig
+from sccg_edge.errors import ConfigError
+
+ARTIFACT_SUFFIXES = (".onnx", ".xml", ".engine", ".plan", ".trt")
+
+
+@dataclass
+class Translator:
+    """One chosen inference path: ``infer`` maps (1, 1, S, S) float32 in [-1, 1] to the same.
+
+    Attributes:
+        infer: the backend.
+        size: S, the square slice size the model runs at.
+        ct_window: name of the CT window (:data:`sccg_edge.data.transforms.CT_WINDOWS`) the model was trained on.
+        label: short model name for reports and DICOM descriptions (no paths).
+        backend: "torch", "onnxruntime", "openvino" or "tensorrt".
+        precision: "fp32", "fp16", "int8", ...
+        source: the weights or artifact file.
+    """
+
+    infer: Backend
+    size: int
+    ct_window: str
+    label: str
+    backend: str
+    precision: str
+    source: str
+
+
+def model_label(model: str | Path) -> str:
+    """A short name of a model spec or artifact for reports: an artifact ``<folder>/model.xml`` is its folder's name."""
+    path = Path(model)
+    if not path.exists():
+        return str(model)
+    if path.is_file() and path.stem == "model":  # export/quantize artifacts are <folder>/model.{onnx,xml,engine}
+        return path.parent.name
+    return path.stem if path.is_file() else path.name
+
+
+def load_translator(cfg: ConvertConfig) -> Translator:
+    """Choose the backend once, from ``cfg.model``, ``cfg.backend``, ``cfg.device`` and ``cfg.threads``.
+
+    The slice size is ``cfg.size``, else the model's trained size or the artifact's static input size.
+    """
+    backend = cfg.backend
+    if backend is None:
+        suffix = Path(cfg.model).suffix.lower()
+        backend = backend_for_artifact(Path(cfg.model)) if suffix in ARTIFACT_SUFFIXES else "torch"
+    runner = load_backend(backend, cfg.model, device=cfg.device, threads=cfg.threads, direction=cfg.direction)
+    size = cfg.size or runner.input_size
+    if not size:
+        raise ConfigError(f"the {backend} artifact has a dynamic input size: give --size (e.g. 256)")
+    source = getattr(runner, "source", None) or cfg.model
+    return Translator(infer=runner, size=int(size), ct_window=str(runner.ct_window or "brain"),
+                      label=model_label(cfg.model), backend=backend, precision=str(runner.precision or "fp32"),
+                      source=str(source))
+
+
+def translate_slice(tr: Translator, unit: np.ndarray) -> np.ndarray:
+    """One [0, 1] (H, W) slice through ``tr`` at its size, returned as [0, 1] on the input grid."""
+    return run_fitted(tr.infer, unit, tr.size)
