@@ -18,14 +18,14 @@ from sccg_edge.config.loader import (
     apply_overrides,
     dump_yaml,
     from_dict,
-    load_recipe,
+    load_config,
     parse_set,
     recipe_names,
     to_dict,
     write_yaml,
 )
 from sccg_edge.config.quantize import MIN_CALIBRATION_SLICES, QATConfig, QuantConfig
-from sccg_edge.config.train import CvConfig, LossConfig, ModelConfig, OptimConfig, TrainConfig
+from sccg_edge.config.train import CvConfig, LossConfig, ModelConfig, OptimConfig, TrainConfig, load_recipe
 
 __all__ = [
     "CHOICES",
@@ -52,6 +52,7 @@ __all__ = [
     "apply_overrides",
     "dump_yaml",
     "from_dict",
+    "load_config",
     "load_distill_config",
     "load_profile",
     "load_recipe",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sccg_edge.config.loader import apply_overrides, load_recipe, normalize
+from sccg_edge.config.loader import apply_overrides, load_config, normalize
 
 DEFAULT_VARIANTS = ("ov-fp16", "ov-int8", "qdq-int8", "ov-int8-budget@0.3", "ov-int8-budget@0.05", "ov-int8-qat",
                     "qdq-int8-qat")
@@ -42,7 +42,7 @@ class SuiteConfig:
 
 def load_suite_config(path: str | Path | None = None, **overrides: Any) -> SuiteConfig:
     """A SuiteConfig from a YAML file (e.g. benchmarks/cpu.yaml) and keyword overrides (None values ignored)."""
-    cfg = load_recipe(str(path), cls=SuiteConfig) if path else SuiteConfig()
+    cfg = load_config(str(path), SuiteConfig) if path else SuiteConfig()
     return apply_overrides(cfg, {k: v for k, v in overrides.items() if v is not None}, source="command line")
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sccg_edge.config.data import DataConfig
-from sccg_edge.config.loader import CHOICES, load_recipe, normalize
+from sccg_edge.config.loader import CHOICES, load_config, normalize
 from sccg_edge.config.train import OptimConfig
 from sccg_edge.errors import ConfigError
 
@@ -92,4 +92,4 @@ class DistillConfig:
 
 def load_distill_config(name_or_path: str = "distill", overrides: dict[str, Any] | None = None) -> DistillConfig:
     """A :class:`DistillConfig` from a packaged recipe name or YAML path (e.g. a run's config.yaml)."""
-    return load_recipe(name_or_path, cls=DistillConfig, overrides=overrides)
+    return load_config(name_or_path, DistillConfig, overrides)

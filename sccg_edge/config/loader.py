@@ -53,18 +53,14 @@ def read_yaml_mapping(path: Path, what: str = "recipe") -> dict[str, Any]:
     return raw
 
 
-def load_recipe(name_or_path: str, cls: type[C] | None = None, overrides: dict[str, Any] | None = None) -> C:
-    """Build a config from a packaged recipe name or a YAML path, then apply dotted overrides.
+def load_config(name_or_path: str, cls: type[C], overrides: dict[str, Any] | None = None) -> C:
+    """Build config dataclass ``cls`` from a packaged recipe name or a YAML path, then apply dotted overrides.
 
     Args:
         name_or_path: a packaged recipe (``paper``, ``cpu``, ``distill``, ...) or a YAML file.
-        cls: the config dataclass (default: :class:`~sccg_edge.config.train.TrainConfig`).
+        cls: the config dataclass.
         overrides: ``{"optim.lr": 2e-4, ...}`` (see :func:`parse_set`).
     """
-    if cls is None:
-        from sccg_edge.config.train import TrainConfig  # the default class; config.train imports this module
-
-        cls = TrainConfig  # type: ignore[assignment]
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists():
         if not path.is_file():

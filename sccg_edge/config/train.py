@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sccg_edge.config.data import DataConfig
-from sccg_edge.config.loader import normalize
+from sccg_edge.config.loader import C, load_config, normalize
 from sccg_edge.errors import ConfigError
 
 
@@ -111,3 +111,9 @@ class CvConfig:
         clash = sorted(reserved & set(self.overrides))
         if clash:
             raise ConfigError(f"--set {', '.join(clash)}: cross-validation sets these itself per fold")
+
+
+def load_recipe(name_or_path: str, cls: type[C] = TrainConfig,  # type: ignore[assignment]
+                overrides: dict[str, Any] | None = None) -> C:
+    """A config from a packaged recipe name or a YAML path (by default a :class:`TrainConfig`), with overrides."""
+    return load_config(name_or_path, cls, overrides)

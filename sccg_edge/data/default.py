@@ -11,6 +11,7 @@ import logging
 import os
 from pathlib import Path
 
+from sccg_edge.data.phantom import write_phantom_dataset
 from sccg_edge.errors import InputError
 
 SHARED_PAIRS_ENV = "SCCG_SHARED_DATA"
@@ -65,8 +66,6 @@ def ensure_phantom(size: int = 256, patients: int = 4, seed: int = 0, slices: in
     Generation is atomic (a complete folder appears at once), so a folder with a README.txt is complete; if
     another process finishes first, its folder is used.
     """
-    from sccg_edge.data.phantom import write_phantom_dataset
-
     path = phantom_cache_path(size, patients, seed)
     if slices != 24:
         path = path.with_name(f"{path.name}-{slices}")

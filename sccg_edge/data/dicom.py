@@ -8,7 +8,7 @@ groups when present. Headers are read without loading pixel data (large values a
 :func:`scan_series` + :func:`iter_slices` stream a long series one slice at a time.
 
 Every problem a user can cause is raised as :class:`~sccg_edge.errors.InputError` naming the file and the fix.
-pydicom is imported inside the functions; nothing here ever writes to the input files.
+Nothing here ever writes to the input files.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydicom.pixels import pixel_array
+from pydicom.uid import UID
 
 from sccg_edge.data.dicom_scan import SeriesInfo, list_series, scan_series, slice_tags
 from sccg_edge.errors import InputError
@@ -48,8 +50,6 @@ def translate_pixel_error(exc: BaseException, path: Path, transfer_syntax: str) 
     text = str(exc)
     low = text.lower()
     if "missing dependencies" in low or "no pixel data decoders" in low or isinstance(exc, NotImplementedError):
-        from pydicom.uid import UID
-
         hint = _DECODER_HINTS.get(transfer_syntax, "python-gdcm")
         return InputError(f"its pixel data is compressed as '{UID(transfer_syntax).name}' and no installed decoder "
                           f"can read it: install {hint}, e.g. pip install 'sccg-edge[dicom]'", path)
@@ -63,8 +63,6 @@ def translate_pixel_error(exc: BaseException, path: Path, transfer_syntax: str) 
 
 def _decode(path: Path, frame: int, tags: dict[str, Any]) -> np.ndarray:
     """Raw stored values of one frame (H, W)."""
-    from pydicom.pixels import pixel_array
-
     n_frames = int(tags.get("NumberOfFrames") or 1)
     try:
         arr = pixel_array(path, index=frame if n_frames > 1 else None)

@@ -7,7 +7,7 @@ Large header values are deferred while scanning, and each header is fully decode
 value is reported against its file. :mod:`sccg_edge.data.dicom` reads the pixels.
 
 Every problem a user can cause is raised as :class:`~sccg_edge.errors.InputError` naming the file and the fix.
-pydicom is imported inside the functions; nothing here ever writes to the input files.
+Nothing here ever writes to the input files.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+import pydicom
+from pydicom import Dataset
+from pydicom.errors import InvalidDicomError
 
 from sccg_edge.errors import InputError
-
-if TYPE_CHECKING:
-    from pydicom import Dataset
 
 _DEFER_BYTES = 2048  # header values larger than this (pixel data, icons) are not read while scanning
 _DICOM_SUFFIXES = {".dcm", ".dicom", ".ima"}
@@ -59,8 +59,6 @@ class SeriesInfo:
 
     def header(self, i: int = 0) -> Dataset:
         """Re-read the header of slice ``i``'s file (no pixel data), e.g. to copy its patient/study modules."""
-        import pydicom
-
         return pydicom.dcmread(self.files[i], stop_before_pixels=True)
 
 
@@ -160,8 +158,6 @@ def _frames_of(path: Path, ds: Dataset) -> list[_Frame]:
 
 def _dcmread_header(path: Path, force: bool) -> tuple[Dataset, bool]:
     """(dataset without pixel values, whether pydicom warned that the file ended early)."""
-    import pydicom
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         ds = pydicom.dcmread(path, defer_size=_DEFER_BYTES, force=force)
@@ -174,8 +170,6 @@ def _read_header(path: Path, strict: bool) -> Dataset | None:
     Files without the 128-byte preamble and 'DICM' marker (older exports) are accepted when a forced read finds
     a SOPClassUID in them.
     """
-    from pydicom.errors import InvalidDicomError
-
     try:
         try:
             ds, ended_early = _dcmread_header(path, force=False)

@@ -5,8 +5,6 @@ Equipment, General Image, Image Plane, Image Pixel, CT Image / MR Image and SOP 
 written file passes ``dciodvfy`` without errors. The same writer serves the synthetic phantom (``ORIGINAL``
 images) and images derived from a real source slice (``DERIVED``: pass ``source`` to copy its patient and study
 attributes and reference it).
-
-pydicom is imported lazily, inside the functions, so importing this module is cheap.
 """
 
 from __future__ import annotations
@@ -15,12 +13,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from pydicom.dataset import Dataset, FileDataset
+from pydicom.datadict import tag_for_keyword
+from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, generate_uid
 
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
@@ -105,8 +103,6 @@ class SeriesIds:
 
 def new_uid() -> str:
     """A new globally unique DICOM UID."""
-    from pydicom.uid import generate_uid
-
     return str(generate_uid())
 
 
@@ -140,9 +136,6 @@ def build_dataset(pixels: np.ndarray, *, modality: Literal["CT", "MR"], geometry
                   instance_number: int = 1, rescale: tuple[float, float] | None = None,
                   source: Dataset | None = None, extra: Mapping[str, Any] | None = None) -> FileDataset:
     """Build the complete DICOM dataset (with file meta) of one slice; see :func:`write_slice`."""
-    from pydicom.dataset import FileDataset, FileMetaDataset
-    from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian
-
     if modality not in _SOP_CLASS:
         raise ValueError(f"modality must be 'CT' or 'MR', got {modality!r}")
     stored, rescale = encode_pixels(pixels, modality, rescale)
@@ -271,10 +264,8 @@ def _pixels(ds: Dataset, stored: np.ndarray, rescale: tuple[float, float] | None
 
 
 def _reference_source(ds: Dataset, source: Dataset) -> None:
-    from pydicom.dataset import Dataset as PlainDataset
-
     if "SOPClassUID" in source and "SOPInstanceUID" in source:
-        item = PlainDataset()
+        item = Dataset()
         item.ReferencedSOPClassUID = source.SOPClassUID
         item.ReferencedSOPInstanceUID = source.SOPInstanceUID
         ds.SourceImageSequence = [item]
@@ -282,8 +273,6 @@ def _reference_source(ds: Dataset, source: Dataset) -> None:
 
 
 def _apply_extra(ds: Dataset, extra: Mapping[str, Any]) -> None:
-    from pydicom.datadict import tag_for_keyword
-
     for keyword, value in extra.items():
         if tag_for_keyword(keyword) is None:
             raise ValueError(f"unknown DICOM keyword {keyword!r} in extra attributes")

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from sccg_edge.data.dicom import list_series, read_series
+from sccg_edge.data.pairs import list_pairs, load_pair
 from sccg_edge.errors import InputError
 
 
@@ -20,8 +22,6 @@ def value_stats(arr: np.ndarray) -> dict[str, float]:
 
 
 def _inspect_series(path: Path, series_uid: str | None) -> dict[str, Any]:
-    from sccg_edge.data.dicom import list_series, read_series
-
     series = read_series(path, series_uid)
     n_series = len(list_series(path)) if path.is_dir() else 1
     _, rows, cols = series.volume.shape
@@ -44,8 +44,6 @@ def _inspect_series(path: Path, series_uid: str | None) -> dict[str, Any]:
 
 
 def _inspect_pairs(path: Path) -> dict[str, Any]:
-    from sccg_edge.data.pairs import list_pairs, load_pair
-
     records = list_pairs(path)
     patients: dict[str, int] = {}
     for r in records:
@@ -58,7 +56,6 @@ def _inspect_pairs(path: Path) -> dict[str, Any]:
         size = list(ct.shape[1:])
         ct_stats, mr_stats = value_stats(ct), value_stats(mr)
     else:  # DICOM pairs: geometry of the first patient's series, values in HU / scanner units
-        from sccg_edge.data.dicom import read_series
 
         ct_s, mr_s = read_series(records[0].ct.parent), read_series(records[0].mr.parent)
         size = list(ct_s.volume.shape[1:])

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from sccg_edge.data.dicom_write import SeriesIds, SliceGeometry, new_uid, write_slice
 from sccg_edge.errors import ConfigError, InputError
 
 AIR, SKIN, FAT, CORTICAL_BONE, DIPLOE, CSF, GREY_MATTER, WHITE_MATTER, VENTRICLE, SINUS, EYE = range(11)
@@ -296,8 +297,6 @@ def _check_empty(out: Path) -> None:
 
 
 def _write_patients(root: Path, patients: int, size: int, seed: int, slices: int) -> dict[str, Any]:
-    from sccg_edge.data.dicom_write import SeriesIds, SliceGeometry, new_uid, write_slice
-
     ids_list, n_files = [], 0
     ct_range, mr_range = [np.inf, -np.inf], [np.inf, -np.inf]
     for i in range(patients):

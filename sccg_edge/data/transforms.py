@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from skimage.transform import resize
 
 #: Named CT display windows as (lowest HU, highest HU).
 CT_WINDOWS: dict[str, tuple[float, float]] = {
@@ -128,7 +129,6 @@ class FitInfo:
 def _resize(img: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     if tuple(img.shape) == tuple(shape):
         return img.astype(np.float32, copy=True)
-    from skimage.transform import resize
 
     shrinking = shape[0] < img.shape[0] or shape[1] < img.shape[1]
     out = resize(img, shape, order=1, mode="edge", anti_aliasing=shrinking, preserve_range=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from sccg_edge.errors import ConfigError, InputError
@@ -211,8 +212,6 @@ def load_vgg16_features(path: Path) -> nn.Module:
         raise InputError("VGG16 weights file not found; pass an existing local file (nothing is downloaded)", path)
     try:
         if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
             state = load_file(str(path))
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)

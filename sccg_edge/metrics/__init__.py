@@ -1,7 +1,7 @@
 """Image-quality metrics (PSNR, SSIM, MAE, IoU) on the paper's 0..255 scale and in HU, per image and per folder.
 
 See :mod:`sccg_edge.metrics.image` for the exact definitions and :mod:`sccg_edge.metrics.folders` for file reading.
-scikit-image and scipy are imported only when a metric is computed.
+The one scorer of model outputs on the paper's scale, used by every stage, is :mod:`sccg_edge.metrics.score`.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Reading (never writing; inputs are left untouched):
   reported with the file's name instead of being read as wrong pixels. 8-bit grayscale is used as is; RGB(A),
   LA and palette images are converted to luminance (``L``); 16-bit or float PNGs are refused (not on 0..255).
   PNGs carry no Hounsfield units and are refused for ``scale="hu"``.
-* DICOM: pydicom (imported lazily) reads one 2-D slice and applies ``RescaleSlope``/``RescaleIntercept`` (defaults
+* DICOM: pydicom reads one 2-D slice and applies ``RescaleSlope``/``RescaleIntercept`` (defaults
   1 and 0). For ``scale="uint8"`` the HU image is mapped to 0..255 with the brain window 0..80 HU
   (``clip(hu, 0, 80) / 80 * 255``, kept as float64, not rounded); a DICOM whose ``Modality`` is present and not
   ``CT`` is refused there, because only a CT has a meaningful brain window.
@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pydicom
+from PIL import Image, UnidentifiedImageError
 
 from sccg_edge.errors import InputError
 from sccg_edge.metrics.image import (
@@ -122,8 +124,6 @@ def _list_images(folder: Path) -> dict[str, Path]:
 
 
 def _read_png(path: Path) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
-
     try:
         with Image.open(path) as img:
             img.verify()  # checks every chunk's CRC: catches flipped bytes and truncation
@@ -142,12 +142,6 @@ def _read_png(path: Path) -> np.ndarray:
 
 
 def _read_dicom_hu(path: Path, require_ct: bool) -> np.ndarray:
-    try:
-        import pydicom
-    except ImportError as ex:  # pragma: no cover - pydicom is a core dependency
-        from sccg_edge.errors import MissingDependencyError
-
-        raise MissingDependencyError("pydicom", "dicom", "reading DICOM files") from ex
     try:
         ds = pydicom.dcmread(path)
         pixels = ds.pixel_array

@@ -36,6 +36,9 @@ from collections.abc import Iterable, Mapping
 from typing import Literal
 
 import numpy as np
+from scipy import ndimage
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from skimage.util import crop
 
 from sccg_edge.errors import InputError
 
@@ -77,8 +80,6 @@ def psnr(pred: np.ndarray, gt: np.ndarray, data_range: float, mask: np.ndarray |
     Returns:
         PSNR in dB; ``inf`` when the (masked) images are identical.
     """
-    from skimage.metrics import peak_signal_noise_ratio
-
     a, b = _pair(pred, gt)
     if mask is not None:
         m = _mask(mask, b.shape)
@@ -100,9 +101,6 @@ def ssim(pred: np.ndarray, gt: np.ndarray, data_range: float, mask: np.ndarray |
     Returns:
         Mean SSIM.
     """
-    from skimage.metrics import structural_similarity
-    from skimage.util import crop
-
     a, b = _pair(pred, gt)
     if min(b.shape) < SSIM_WIN_SIZE:
         raise MetricInputError(f"SSIM needs every image side >= {SSIM_WIN_SIZE} pixels; got shape {b.shape}")
@@ -254,8 +252,6 @@ def _range(data_range: float) -> float:
 
 
 def _largest_filled(binary: np.ndarray) -> np.ndarray:
-    from scipy import ndimage
-
     labels, count = ndimage.label(binary)
     if count == 0:
         return np.zeros(binary.shape, dtype=bool)

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from sccg_edge.config.loader import load_recipe
+from sccg_edge.config.loader import load_config
 from sccg_edge.config.train import TrainConfig
 from sccg_edge.errors import InputError
 from sccg_edge.models.generator import Generator, GeneratorConfig, build_generator, resolve_generator_config
@@ -91,7 +91,7 @@ def _config_from_run(weights: Path) -> dict[str, Any] | None:
     cfg_file = weights.parent.parent / "config.yaml"
     if not cfg_file.is_file():
         return None
-    cfg = load_recipe(str(cfg_file), cls=TrainConfig)
+    cfg = load_config(str(cfg_file), TrainConfig)
     gcfg = resolve_generator_config(cfg.model.generator, **cfg.model.overrides())
     return {"generator_config": gcfg.to_dict(), "size": cfg.data.size, "ct_window": cfg.data.ct_window}
 

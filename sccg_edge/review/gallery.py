@@ -19,7 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from sccg_edge.config import DataConfig
+from sccg_edge.data.transforms import CT_WINDOWS
 from sccg_edge.errors import InputError
+from sccg_edge.metrics import image_metrics
 from sccg_edge.review.inputs import (
     SOURCE_MODALITY,
     TARGET_MODALITY,
@@ -33,6 +36,7 @@ from sccg_edge.review.inputs import (
     to_255,
 )
 from sccg_edge.review.render import build_page, diff_rgb, finite, svg_filters, window_maps, write_png
+from sccg_edge.utils.fs import atomic_dir
 
 METRICS = ("psnr", "ssim", "mae")
 
@@ -67,8 +71,6 @@ class GalleryConfig:
 
 def make_gallery(cfg: GalleryConfig, out: Path) -> dict[str, Any]:
     """Write the gallery folder ``out`` (refused if it exists); returns the summary (``gallery.json`` less rows)."""
-    from sccg_edge.utils.fs import atomic_dir
-
     out = Path(out)
     if out.exists():
         raise InputError("the output folder exists; give a new --out (nothing is overwritten)", out)
@@ -98,8 +100,6 @@ def _safe(name: str) -> str:
 
 
 def _metrics(pred: np.ndarray, ref: np.ndarray) -> dict[str, float | None]:
-    from sccg_edge.metrics import image_metrics
-
     m = image_metrics(to_255(pred), to_255(ref), scale="uint8")
     return {k: finite(m[k]) for k in METRICS}
 
@@ -157,9 +157,6 @@ def _summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _page_data(cfg: GalleryConfig, slices: ReviewSlices, models: list[LoadedModel], rows: list[dict[str, Any]],
                ref_label: str | None) -> dict[str, Any]:
-    from sccg_edge.config import DataConfig
-    from sccg_edge.data.transforms import CT_WINDOWS
-
     stored = DataConfig().ct_window
     lo, hi = CT_WINDOWS[stored]
     return {

@@ -23,6 +23,7 @@ from sccg_edge.data.slices import load_splits, resolve_data_root
 from sccg_edge.data.transforms import model_to_unit, unit_to_model
 from sccg_edge.errors import ConfigError, InputError
 from sccg_edge.metrics.score import image_255
+from sccg_edge.models.weights import read_metadata
 
 DIRECTIONS = ("mr2ct", "ct2mr")
 TARGET_MODALITY = {"mr2ct": "CT", "ct2mr": "MR"}  # what a direction produces
@@ -107,13 +108,7 @@ def _torch_directions(spec: ModelSpec) -> tuple[str, ...]:
         return (spec.direction,)
     path = Path(spec.spec)
     if path.is_file() and path.suffix == ".safetensors":
-        from safetensors import safe_open
-
-        try:
-            with safe_open(str(path), framework="pt") as fh:
-                recorded = (fh.metadata() or {}).get("direction")
-        except Exception:  # noqa: BLE001 - the backend reports an unreadable file with its own message
-            recorded = None
+        recorded = (read_metadata(path) or {}).get("direction")  # an unreadable file: the backend says why
         if recorded in DIRECTIONS:
             return (recorded,)
     return DIRECTIONS

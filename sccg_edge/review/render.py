@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 DIFF_RANGE = 64.0  # a difference of this many grey levels (0..255 scale) or more is drawn at full colour
 
@@ -29,8 +30,6 @@ DISPLAY_WINDOWS: dict[str, tuple[str, float, float]] = {
 
 def write_png(img255: np.ndarray, path: Path) -> None:
     """An (S, S) grey image on 0..255 (float) or an (S, S, 3) uint8 RGB image as a PNG file."""
-    from PIL import Image
-
     arr = np.asarray(img255)
     if arr.dtype != np.uint8:
         arr = np.clip(np.rint(arr), 0, 255).astype(np.uint8)

@@ -19,12 +19,16 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import krippendorff
 import numpy as np
+from scipy import stats
 
 from sccg_edge.errors import InputError
 from sccg_edge.review.answers import ReaderAnswers, Skipped, collect_answers, load_key
 from sccg_edge.review.inputs import REAL
+from sccg_edge.review.report import bar_chart, markdown_report
 from sccg_edge.review.study import MODALITIES
+from sccg_edge.utils.fs import atomic_dir
 
 Z95 = 1.959963984540054
 
@@ -41,8 +45,6 @@ def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
 
 def mean_interval(values: list[int]) -> tuple[float, float | None, float | None]:
     """Mean and its t 95% interval, clipped to the 1..5 scale (None for a single value)."""
-    from scipy import stats
-
     arr = np.asarray(values, dtype=np.float64)
     mean = float(arr.mean())
     if len(arr) < 2:
@@ -63,8 +65,6 @@ def answer_stats(scores: list[int], positive: tuple[int, ...]) -> dict[str, Any]
 
 def krippendorff_alpha(matrix: np.ndarray) -> tuple[float | None, str]:
     """Ordinal Krippendorff's alpha of a readers x images matrix (NaN = not rated) and a note."""
-    import krippendorff
-
     if matrix.shape[0] < 2:
         return None, "needs two or more readers"
     if np.sum(np.sum(np.isfinite(matrix), axis=0) >= 2) == 0:
@@ -136,9 +136,6 @@ def score_study(key_path: Path, answers: Path, out: Path) -> dict[str, Any]:
 
     Returns the summary, with ``skipped`` listing every answer file left out and why.
     """
-    from sccg_edge.review.report import bar_chart, markdown_report
-    from sccg_edge.utils.fs import atomic_dir
-
     out = Path(out)
     if out.exists():
         raise InputError("the output folder exists; give a new --out (nothing is overwritten)", out)

@@ -30,6 +30,7 @@ from sccg_edge.review.inputs import (
     to_255,
 )
 from sccg_edge.review.render import build_page, write_png
+from sccg_edge.utils.fs import atomic_dir
 
 KEY_FORMAT = "sccg-edge-study-key-v1"
 ANSWERS_FORMAT = "sccg-edge-study-answers-v1"
@@ -78,8 +79,6 @@ def reader_ids(n: int) -> list[str]:
 
 def make_study(cfg: StudyConfig, out: Path) -> dict[str, Any]:
     """Write ``out/study/`` (the pages and images to hand out), ``out/key.json`` and ``out/README.md``."""
-    from sccg_edge.utils.fs import atomic_dir
-
     out = Path(out)
     if out.exists():
         raise InputError("the output folder exists; give a new --out (nothing is overwritten)", out)

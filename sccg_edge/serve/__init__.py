@@ -12,12 +12,11 @@ Importing this package is cheap: pynetdicom is imported by :mod:`.scp` and :mod:
 from __future__ import annotations
 
 from sccg_edge.serve.config import ServeConfig, parse_forward
+from sccg_edge.serve.node import Node
 
-__all__ = ["ServeConfig", "parse_forward", "serve"]
+__all__ = ["Node", "ServeConfig", "parse_forward", "serve"]
 
 
 def serve(cfg: ServeConfig) -> None:
     """Run a node until SIGTERM/SIGINT (the ``serve`` verb)."""
-    from sccg_edge.serve.node import Node
-
     Node(cfg).run_forever()

@@ -13,6 +13,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydicom import dcmread
+from pydicom.pixels import get_decoder
+
 SUCCESS = 0x0000
 PROCESSING_FAILURE = 0x0110
 SOP_CLASS_NOT_SUPPORTED = 0x0122
@@ -96,7 +99,6 @@ def check_instance(data: bytes, sop_class: str, sop_uid: str, direction: str) ->
         other = "MR" if sop_class == MR_IMAGE_STORAGE else "CT" if sop_class == CT_IMAGE_STORAGE else None
         what = f"{other} images" if other else "this SOP class"
         return Verdict(SOP_CLASS_NOT_SUPPORTED, f"{direction} node: takes {want} Image Storage, not {what}"[:64])
-    from pydicom import dcmread
 
     try:
         ds = dcmread(io.BytesIO(data))
@@ -123,8 +125,6 @@ def _pixels(ds: Any, want: str) -> Verdict:
         return Verdict(DOES_NOT_MATCH_SOP_CLASS, "colour pixels: a greyscale image is needed", taints=True)
     ts = ds.file_meta.get("TransferSyntaxUID")
     if ts is not None and ts.is_compressed:
-        from pydicom.pixels import get_decoder
-
         try:
             available = get_decoder(ts).is_available
         except NotImplementedError:

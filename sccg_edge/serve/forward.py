@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydicom import dcmread
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
 from sccg_edge.serve.config import Destination
 
 _OK_CATEGORIES = ("Success", "Warning")
@@ -16,8 +19,6 @@ _OK_CATEGORIES = ("Success", "Warning")
 
 def send_series(dest: Destination, files: list[Path], calling_aet: str, timeout: float = 30.0) -> str | None:
     """C-STORE ``files`` to ``dest``; returns None on success, else a one-line reason (no patient data)."""
-    from pydicom import dcmread
-    from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
     from pynetdicom import AE
     from pynetdicom.status import code_to_category
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
+from rich.console import Console
+from rich.progress import track as rich_track
+
 T = TypeVar("T")
 
 
@@ -13,8 +16,5 @@ def track(items: Iterable[T], description: str, total: int | None = None, enable
     if not enabled:
         yield from items
         return
-    from rich.console import Console
-    from rich.progress import track as rich_track
-
     yield from rich_track(items, description=description, total=total, console=Console(stderr=True),
                           transient=False)

@@ -26,3 +26,12 @@ def test_cli_help_is_lean():
             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass")
     mods = _imported_after(code)
     assert not {m for m in mods if m.split(".")[0] in HEAVY}
+
+
+def test_every_stage_imports_without_an_inference_runtime():
+    """Heavy optional runtimes are imported only inside the functions that run them (ARCHITECTURE.md)."""
+    stages = ("config", "data.slices", "metrics.score", "backends", "engine.loop", "train", "distill", "quantize",
+              "export", "bench", "convert", "ship", "evaluate", "serve", "review.gallery", "review.study", "demo")
+    mods = _imported_after("\n".join(f"import sccg_edge.{s}" for s in stages)
+                           + "\nimport sccg_edge.backends.base as b\nb.ensure_registered()")
+    assert not {m for m in mods if m.split(".")[0] in (*HEAVY, "pynetdicom")}

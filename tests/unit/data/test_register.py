@@ -9,8 +9,8 @@ pytest.importorskip("SimpleITK", reason="SimpleITK (the [register] extra) is not
 
 from sccg_edge.backends.tta import with_tta  # noqa: E402
 from sccg_edge.data.phantom import make_phantom_patient  # noqa: E402
-from sccg_edge.data.transforms import CT_WINDOWS, ct_window_to_unit  # noqa: E402
 from sccg_edge.data.register import register_pair  # noqa: E402
+from sccg_edge.data.transforms import CT_WINDOWS, ct_window_to_unit  # noqa: E402
 from sccg_edge.metrics import head_mask_from_uint8  # noqa: E402
 
 
