@@ -13,6 +13,7 @@ from rich.table import Table
 
 from sccg_edge.bench.pareto import draw_pareto
 from sccg_edge.utils.fs import atomic_write_text
+from sccg_edge.utils.jsonsafe import json_safe
 
 OUTPUT_FILES = ("results.json", "results.csv", "report.md", "pareto.png")
 TABLE_COLUMNS = (("model", "model"), ("backend", "backend"), ("precision", "prec"), ("size", "size"),
@@ -20,17 +21,6 @@ TABLE_COLUMNS = (("model", "model"), ("backend", "backend"), ("precision", "prec
                  ("gmacs", "GMAC"), ("artifact_mb", "MiB"), ("peak_rss_mb", "RSS MiB"), ("mean_psnr", "PSNR"),
                  ("mean_ssim", "SSIM"), ("mean_agree_psnr", "agree PSNR"), ("mean_d_psnr", "dPSNR"),
                  ("status", "status"))
-
-
-def json_safe(value: Any) -> Any:
-    """``value`` with non-finite floats as strings ("inf", "-inf") or None (NaN), so that JSON stays strict."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [json_safe(v) for v in value]
-    return value
 
 
 def _fmt(value: Any) -> str:
@@ -144,7 +134,7 @@ def records_csv(records: list[dict[str, Any]]) -> str:
     writer = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
     writer.writeheader()
     for r in records:
-        writer.writerow({k: json_safe(r.get(k, "")) for k in keys})
+        writer.writerow({k: json_safe(r.get(k, ""), inf_as_text=True) for k in keys})
     return buf.getvalue()
 
 
@@ -185,7 +175,8 @@ def write_outputs(out_dir: Path, result: dict[str, Any]) -> list[Path]:
     """Write the four output files into ``out_dir`` (which must exist)."""
     out_dir = Path(out_dir)
     payload = {**result, "summary": summary(result)}
-    atomic_write_text(out_dir / "results.json", json.dumps(json_safe(payload), indent=2, default=str) + "\n")
+    text = json.dumps(json_safe(payload, inf_as_text=True), indent=2, default=str)
+    atomic_write_text(out_dir / "results.json", text + "\n")
     atomic_write_text(out_dir / "results.csv", records_csv(result["records"]))
     atomic_write_text(out_dir / "report.md", report_markdown(result))
     plotted = [r for r in result["records"] if r.get("status") == "ok" and isinstance(r.get("mean_psnr"), float)

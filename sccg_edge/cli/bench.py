@@ -36,9 +36,10 @@ def bench(
 ) -> None:
     """Benchmark models x backends x precisions x sizes; writes results.json/.csv, report.md and pareto.png."""
     from sccg_edge.bench import check_device, check_out_dir, default_out_dir, run_bench
-    from sccg_edge.bench.report import json_safe, results_table, summary
+    from sccg_edge.bench.report import results_table, summary
     from sccg_edge.cli._common import print_json, result_console
     from sccg_edge.config import load_suite_config
+    from sccg_edge.utils.jsonsafe import json_safe
 
     check_device(device)
     target = out if out is not None else default_out_dir()
@@ -50,7 +51,7 @@ def bench(
     result, folder = run_bench(cfg, target, keep_artifacts=keep_artifacts, progress=True)
     if as_json:
         print_json(json_safe({"out": str(folder), "summary": summary(result), "machine": result["machine"],
-                              "records": result["records"]}))
+                              "records": result["records"]}, inf_as_text=True))
         return
     result_console().print(results_table(result))
     typer.echo(f"wrote {folder}/ (results.json, results.csv, report.md, pareto.png)")

@@ -38,21 +38,11 @@ def metrics(
     result = compare_folders(pred, gt, scale=scale.value, head_mask=head_mask)
     if as_json:
         from sccg_edge.cli._common import print_json
+        from sccg_edge.utils.jsonsafe import json_safe
 
-        print_json(_json_safe(result))
+        print_json(json_safe(result))
     else:
         _print_table(result)
-
-
-def _json_safe(obj: Any) -> Any:
-    """Replace non-finite floats (PSNR of identical images is inf) by null, so the output is strict JSON."""
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 def _print_table(result: dict[str, Any]) -> None:

@@ -108,6 +108,12 @@ def slice_set(records: list[PairRecord], size: int, ct_window: str = "brain", re
                     mr=torch.from_numpy(np.stack(mr)[:, None].astype(np.float32)))
 
 
+def load_train_val(cfg: DataConfig, seed: int = 0) -> tuple[SliceSet, SliceSet]:
+    """The training and validation slices of a run (the training slices validate when there is no val split)."""
+    splits = load_splits(cfg, seed=seed)
+    return splits["train"], splits.get("val") or splits["train"]
+
+
 def load_split(cfg: DataConfig, split: str, limit: int = 0, seed: int = 0) -> SliceSet:
     """One patient-level split (at most ``limit`` slices spread along it; 0: all), read alone.
 

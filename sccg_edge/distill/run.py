@@ -29,16 +29,15 @@ import torch
 from torch import nn
 
 from sccg_edge.backends import load_backend
-from sccg_edge.config import DistillConfig, dump_yaml
-from sccg_edge.data.slices import SliceSet, load_splits
+from sccg_edge.config import DistillConfig
+from sccg_edge.data.slices import SliceSet, load_train_val
 from sccg_edge.distill.card import export_students
-from sccg_edge.engine.loop import Run, StepProgress, prepare_run_dir, restore_last, run_epochs, schedule, write_csv_row
+from sccg_edge.engine.loop import Run, StepProgress, run_epochs, schedule, start_session, write_csv_row
 from sccg_edge.engine.parallel import (
     allreduce_grads,
     autocast_for,
     broadcast_buffers,
     dist_finish,
-    dist_setup,
     set_requires_grad,
 )
 from sccg_edge.errors import ConfigError, InputError
@@ -50,7 +49,6 @@ from sccg_edge.models.generator import Generator
 from sccg_edge.models.init import init_weights
 from sccg_edge.models.loading import LoadedGenerator, load_generator
 from sccg_edge.models.weights import load_module, tensor_shape
-from sccg_edge.utils.fs import atomic_write_text
 
 TARGET = {"mr2ct": "ct", "ct2mr": "mr"}
 PREFIX = {"mr2ct": "sct", "ct2mr": "smr"}
@@ -239,27 +237,19 @@ def distill(cfg: DistillConfig, teacher_spec: str | Path | None, out: Path, resu
     if not spec:
         raise InputError("no teacher given; pass --teacher (a shipped name, a model folder or a teacher run)")
     cfg = dataclasses.replace(cfg, teacher=spec)
-    rank, world, device = dist_setup(cfg.device)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     branches, teacher_info = build_branches(cfg, spec)
     _check_sizes(cfg, branches)
-    config_yaml = dump_yaml(cfg)
-    if rank == 0:
-        prepare_run_dir(out, resume)
-        atomic_write_text(out / "config.yaml", config_yaml)
-    splits = load_splits(cfg.data, seed=cfg.seed)
-    train, val = splits["train"], splits.get("val") or splits["train"]
+    session = start_session(cfg, out, resume)
+    rank, world, device = session.rank, session.world, session.device
+    train, val = load_train_val(cfg.data, seed=cfg.seed)
     modules = {k: m for b in branches for k, m in b.trainable().items()}
     for b in branches:
         b.teacher.to(device)
     for m in modules.values():
         m.to(device).train()
     optims = _optimizers(branches, cfg)
-    run = Run(cfg, out, modules, optims, config_yaml, rank, world)
-    run.state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best_score": -1.0, "wall_s": 0.0,
-                 **(restore_last(out, modules, optims, rank) if resume else {})}
-    state = run.state
+    run = Run(cfg, out, modules, optims, session.config_yaml, rank, world)
+    state = run.restore(resume)
     if rank == 0 and "teacher_metrics" not in state:
         state["teacher_metrics"] = evaluate_generators({b.direction: b.teacher for b in branches}, val,
                                                        cfg.val_max_slices)

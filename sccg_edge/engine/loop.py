@@ -22,8 +22,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import nn
 
+from sccg_edge.config import dump_yaml
 from sccg_edge.data.slices import SliceSet, epoch_order, make_batch
 from sccg_edge.engine.checkpoint import load_checkpoint, save_checkpoint
+from sccg_edge.engine.parallel import dist_setup
 from sccg_edge.errors import InputError
 from sccg_edge.utils.fs import atomic_write_text
 
@@ -92,11 +94,42 @@ class Run:
             self.state["cpu_s"] = self.cpu_s()
             save_checkpoint(folder, self.modules, self.optims, dict(self.state), self.config_yaml)
 
+    def restore(self, resume: bool) -> dict[str, Any]:
+        """The run's position: a fresh start, or (``resume``) the last checkpoint's state with its weights loaded."""
+        self.state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best_score": -1.0, "wall_s": 0.0,
+                      **(restore_last(self.out, self.modules, self.optims, self.rank) if resume else {})}
+        return self.state
+
     def log(self, record: dict[str, Any]) -> None:
         """Append a record to ``log.jsonl`` (rank 0 only)."""
         if self.rank == 0:
             with (self.out / "log.jsonl").open("a") as fh:
                 fh.write(json.dumps(record) + "\n")
+
+
+@dataclass(frozen=True)
+class Session:
+    """Where a training process runs: its rank of ``world`` ranks, its torch device, and the resolved config text."""
+
+    rank: int
+    world: int
+    device: str
+    config_yaml: str
+
+
+def start_session(cfg: Any, out: Path, resume: bool) -> Session:
+    """Set a run up: data parallelism under torchrun, CPU threads, and (rank 0) the run folder with its config.yaml.
+
+    Refuses a folder holding another run (unless resuming it) before anything is written.
+    """
+    rank, world, device = dist_setup(cfg.device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    config_yaml = dump_yaml(cfg)
+    if rank == 0:
+        prepare_run_dir(out, resume)
+        atomic_write_text(out / "config.yaml", config_yaml)
+    return Session(rank, world, device, config_yaml)
 
 
 def prepare_run_dir(out: Path, resume: bool) -> None:

@@ -29,6 +29,7 @@ from sccg_edge.review.inputs import REAL
 from sccg_edge.review.report import bar_chart, markdown_report
 from sccg_edge.review.study import MODALITIES
 from sccg_edge.utils.fs import atomic_dir
+from sccg_edge.utils.jsonsafe import json_safe
 
 Z95 = 1.959963984540054
 
@@ -150,23 +151,13 @@ def score_study(key_path: Path, answers: Path, out: Path) -> dict[str, Any]:
     summary["skipped"] = [{"name": s.name, "reason": s.reason} for s in skipped]
     summary["missing_readers"] = sorted(set(key["readers"]) - {f.reader for f in files})
     with atomic_dir(out) as tmp:
-        (tmp / "summary.json").write_text(json.dumps(_finite(summary), indent=1) + "\n", encoding="utf-8")
+        (tmp / "summary.json").write_text(json.dumps(json_safe(summary), indent=1) + "\n", encoding="utf-8")
         (tmp / "summary.csv").write_text(_table_csv(summary["groups"], []), encoding="utf-8")
         (tmp / "per_reader.csv").write_text(_table_csv(summary["per_reader"], ["reader"]), encoding="utf-8")
         (tmp / "answers.csv").write_text(_answers_csv(records), encoding="utf-8")
         bar_chart(summary, tmp / "chart.png")
         (tmp / "report.md").write_text(markdown_report(summary), encoding="utf-8")
-    return _finite(summary) | {"out": str(out)}
-
-
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
+    return json_safe(summary) | {"out": str(out)}
 
 
 def _table_csv(rows: list[dict[str, Any]], lead: list[str]) -> str:

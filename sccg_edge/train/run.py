@@ -21,10 +21,10 @@ import torch
 from PIL import Image
 
 from sccg_edge.backends import load_backend, run_batched
-from sccg_edge.config import TrainConfig, dump_yaml, load_recipe
-from sccg_edge.data.slices import SliceSet, load_splits
-from sccg_edge.engine.loop import Run, StepProgress, prepare_run_dir, restore_last, run_epochs, schedule, write_csv_row
-from sccg_edge.engine.parallel import autocast_for, dist_finish, dist_setup
+from sccg_edge.config import TrainConfig, load_recipe
+from sccg_edge.data.slices import SliceSet, load_train_val
+from sccg_edge.engine.loop import Run, StepProgress, run_epochs, schedule, start_session, write_csv_row
+from sccg_edge.engine.parallel import autocast_for, dist_finish
 from sccg_edge.errors import ConfigError
 from sccg_edge.metrics.score import image_255, validation_scores
 from sccg_edge.models import build_generator, count_macs, format_macs, resolve_generator_config
@@ -72,15 +72,9 @@ def train_teacher(cfg: TrainConfig, out: Path, resume: bool = False, progress: b
     """Train (or resume) the teacher; returns a summary with the last validation metrics and paths."""
     out = Path(out)
     _check_sizes(cfg)
-    rank, world, device = dist_setup(cfg.device)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    config_yaml = dump_yaml(cfg)
-    if rank == 0:
-        prepare_run_dir(out, resume)
-        atomic_write_text(out / "config.yaml", config_yaml)
-    splits = load_splits(cfg.data, seed=cfg.seed)
-    train, val = splits["train"], splits.get("val") or splits["train"]
+    session = start_session(cfg, out, resume)
+    rank, world, device = session.rank, session.world, session.device
+    train, val = load_train_val(cfg.data, seed=cfg.seed)
     nets = build_networks(cfg, seed=cfg.seed)
     layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
     for module in nets.as_dict().values():
@@ -88,9 +82,8 @@ def train_teacher(cfg: TrainConfig, out: Path, resume: bool = False, progress: b
     betas = (cfg.optim.beta1, cfg.optim.beta2)
     opt_g = torch.optim.Adam([p for g in nets.generators() for p in g.parameters()], lr=cfg.optim.lr, betas=betas)
     opt_d = torch.optim.Adam([p for d in nets.discriminators() for p in d.parameters()], lr=cfg.optim.lr, betas=betas)
-    run = Run(cfg, out, nets.as_dict(), {"opt_g": opt_g, "opt_d": opt_d}, config_yaml, rank, world)
-    run.state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best_score": -1.0, "wall_s": 0.0,
-                 **(restore_last(out, run.modules, run.optims, rank) if resume else {})}
+    run = Run(cfg, out, nets.as_dict(), {"opt_g": opt_g, "opt_d": opt_d}, session.config_yaml, rank, world)
+    run.restore(resume)
     autocast = autocast_for(cfg.amp, device)
     scaler = torch.amp.GradScaler("cuda") if cfg.amp == "fp16" and device.startswith("cuda") else None
     board = _tensorboard(out) if rank == 0 else None
