@@ -1,7 +1,9 @@
-"""Shared fixtures: where the real data lives, and skipping cleanly when it is absent."""
+"""Shared fixtures of the unit and integration tests: where the real data lives (skipping cleanly when it is absent),
+tiny synthetic data and models, and the helpers of the trainer's tests."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -53,3 +55,53 @@ def snapshot(path: Path) -> dict[str, bytes]:
     path = Path(path)
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     return {str(p): p.read_bytes() for p in files}
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 4-patient 32x32 phantom (quantize, export, bench, review)."""
+    from sccg_edge.data.phantom import write_phantom_dataset
+
+    root = tmp_path_factory.mktemp("qdata") / "phantom"
+    write_phantom_dataset(root, patients=4, size=32, slices=8)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_generator(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An ngf=4 student-s generator file (mr2ct, size 32)."""
+    import torch
+
+    from sccg_edge.models import build_generator
+    from sccg_edge.models.loading import save_generator
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("qgen") / "g_mr2ct.safetensors"
+    save_generator(build_generator("student-s", ngf=4), path, "mr2ct", 32)
+    return path
+
+
+@pytest.fixture(scope="session")
+def phantom(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny embedded phantom for the trainer and distillation: 3 patients, 6 slices of 32x32."""
+    from sccg_edge.data.phantom import write_phantom_dataset
+
+    root = tmp_path_factory.mktemp("phantom") / "data"
+    write_phantom_dataset(root, patients=3, size=32, seed=0, slices=6)
+    return root
+
+
+#: ``--set`` flags of a tiny teacher run (ngf 4, one block, 40x40 slices cropped to 32, batch 2, one thread)
+TINY = ["--set", "model.ngf=4", "--set", "model.n_blocks=1", "--set", "model.ndf=8", "--set", "data.size=40",
+        "--set", "data.crop=32", "--set", "optim.batch_size=2", "--set", "threads=1", "--set", "save_every_steps=1"]
+
+
+def train_cmd(phantom: Path, out: Path, epochs: int) -> list[str]:
+    """``sccg-edge train`` arguments of a tiny run on ``phantom`` into ``out``."""
+    return ["train", "--recipe", "cpu", "--data", str(phantom), "--out", str(out), "--epochs", str(epochs), *TINY]
+
+
+def logged_steps(run: Path) -> list[tuple[int, list[int]]]:
+    """(step, batch sample ids) of every step a run logged."""
+    recs = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    return [(r["step"], r["batch"]) for r in recs if r["type"] == "step"]

@@ -8,12 +8,9 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def phantom_data(tmp_path_factory) -> Path:
-    from sccg_edge.data.phantom import write_phantom_dataset
-
-    root = tmp_path_factory.mktemp("distill_phantom") / "data"
-    write_phantom_dataset(root, patients=3, size=32, seed=0, slices=6)
-    return root
+def phantom_data(phantom: Path) -> Path:
+    """The shared tiny phantom (tests/conftest.py)."""
+    return phantom
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,7 @@ from sccg_edge.losses.ssim import ssim_index, ssim_loss
 from sccg_edge.metrics.image import ssim as ssim_metric
 from sccg_edge.models import build_generator
 from sccg_edge.models.loading import load_generator
-
-from .test_training import TINY
+from tests.conftest import TINY
 
 
 def test_ssim_loss_matches_the_metric():

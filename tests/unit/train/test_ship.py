@@ -12,7 +12,7 @@ from sccg_edge.cli import main
 from sccg_edge.config import ShipConfig
 from sccg_edge.errors import InputError
 from sccg_edge.ship import ship_run
-from tests.unit.train.test_training import TINY
+from tests.conftest import TINY
 
 
 @pytest.fixture(scope="module")
