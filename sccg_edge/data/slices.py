@@ -1,7 +1,8 @@
-"""In-memory paired slices for training and validation, with a deterministic, resumable batch order.
+"""In-memory paired slices of every patient-level split, with a deterministic, resumable batch order.
 
-The shared data set is small (144 pairs of 256x256), so every split is held in memory as float32 tensors in
-[-1, 1]. The batch order of epoch ``e`` is a permutation drawn from ``seed`` and ``e`` alone, and augmentation of
+Every stage reads its slices here (training, validation, evaluation, quantization cards, bench, review). The shared
+data set is small (144 pairs of 256x256), so every split is held in memory as float32 tensors in [-1, 1], instead of
+STYLE.md's ``Dataset`` classes read by a ``DataLoader``. The batch order of epoch ``e`` is a permutation drawn from ``seed`` and ``e`` alone, and augmentation of
 sample ``i`` in epoch ``e`` is drawn from ``(seed, e, i)``: a resumed run replays exactly the batches an
 uninterrupted run would have seen, without saving any random-number-generator state.
 """
