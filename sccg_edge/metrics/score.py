@@ -5,12 +5,13 @@ Every stage that scores a model calls this module (train and distill validation,
 
 * :func:`to_255` is the mapping from the model range [-1, 1] to the paper's 0..255 scale, ``(y + 1) * 127.5``
   clipped to [0, 255] (float64 unless asked otherwise);
-* :func:`score` averages :func:`~sccg_edge.metrics.image.image_metrics` (PSNR, SSIM, MAE, IoU@20) over slices, whole
-  slice and, given masks, inside them (``head_psnr``, ``head_ssim``, ``head_mae``; :func:`head_masks`);
+* :func:`slice_scores` scores one slice and :func:`score` averages
+  :func:`~sccg_edge.metrics.image.image_metrics` (PSNR, SSIM, MAE, IoU@20) over slices, whole slice and, given masks,
+  inside them (``head_psnr``, ``head_ssim``, ``head_mae``; :func:`head_masks`);
 * :func:`fidelity` scores any :data:`~sccg_edge.backends.apply.Run` (a :class:`~sccg_edge.backends.Backend` or a
   callable) against pairs and against an FP32 reference run on the same inputs;
 * :func:`validation_scores` is the per-direction summary (``sct_*``, ``smr_*`` and their mean SSIM as ``score``)
-  of training and distillation.
+  of training and distillation; :func:`by_direction` flattens any per-direction records the same way.
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ def image_255(x: np.ndarray) -> np.ndarray:
     """One slice (H, W), (1, H, W) or (1, 1, H, W) in [-1, 1] -> (H, W) float64 on 0..255."""
     arr = np.asarray(x)
     return to_255(arr).reshape(arr.shape[-2:])
+
+
+def slice_scores(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
+    """PSNR, SSIM, MAE and IoU@20 of one slice against another, both in [-1, 1], on the 0..255 scale."""
+    return image_metrics(image_255(pred), image_255(gt), scale="uint8")
 
 
 def head_masks(ct: np.ndarray, mr: np.ndarray) -> list[np.ndarray]:

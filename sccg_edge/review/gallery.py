@@ -22,7 +22,7 @@ import numpy as np
 from sccg_edge.config import DataConfig
 from sccg_edge.data.transforms import CT_WINDOWS
 from sccg_edge.errors import InputError
-from sccg_edge.metrics import image_metrics
+from sccg_edge.metrics.score import slice_scores
 from sccg_edge.review.inputs import (
     SOURCE_MODALITY,
     TARGET_MODALITY,
@@ -100,7 +100,7 @@ def _safe(name: str) -> str:
 
 
 def _metrics(pred: np.ndarray, ref: np.ndarray) -> dict[str, float | None]:
-    m = image_metrics(to_255(pred), to_255(ref), scale="uint8")
+    m = slice_scores(pred, ref)
     return {k: finite(m[k]) for k in METRICS}
 
 

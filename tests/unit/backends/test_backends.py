@@ -143,3 +143,23 @@ def test_available_backends() -> None:
     assert "torch" in cpu and "tensorrt" not in cpu
     if not torch.cuda.is_available():
         assert available_backends("cuda") == []
+
+
+def test_torch_backend_runs_a_module_in_memory_and_keeps_its_mode() -> None:
+    """Validation during training runs the live generator through the torch backend: eval for the call only."""
+    torch.manual_seed(0)
+    g = build_generator("student-s", ngf=4, n_blocks=1, norm="batch").train()
+    x = _x()
+    backend = load_backend("torch", g)
+    y = backend(x)
+    assert g.training  # back in training mode after the call
+    with torch.no_grad():
+        np.testing.assert_allclose(y, g.eval()(torch.from_numpy(x)).numpy(), atol=1e-6)  # computed in eval mode
+    assert backend.artifact_path is None and backend.device == "cpu" and backend.precision == "fp32"
+
+
+def test_torch_backend_threads_apply_to_its_calls_only(tiny: dict[str, Path]) -> None:
+    before = torch.get_num_threads()
+    backend = load_backend("torch", tiny["st"], threads=1)
+    backend(_x())
+    assert torch.get_num_threads() == before
