@@ -19,8 +19,8 @@ import torch
 
 from sccg_edge.bench.machine import machine_info
 from sccg_edge.config import load_recipe
-from sccg_edge.train.run import autocast_for
-from sccg_edge.train.slices import load_splits, make_batch
+from sccg_edge.data.slices import load_splits, make_batch
+from sccg_edge.engine.parallel import autocast_for
 from sccg_edge.train.teacher import build_networks, train_step
 
 BASE = {"data.crop": 0, "loss.lambda_cyc": 0.0, "loss.pix_floor": 1.0}

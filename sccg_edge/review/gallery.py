@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from sccg_edge.config import DataConfig
+from sccg_edge.config.loader import normalize
 from sccg_edge.data.transforms import CT_WINDOWS
 from sccg_edge.errors import InputError
 from sccg_edge.metrics.score import slice_scores
@@ -46,7 +47,7 @@ class GalleryConfig:
     """What a gallery shows.
 
     Attributes:
-        models: model list ``[LABEL=]SPEC[@DIRECTION],...`` (see :mod:`sccg_edge.review.inputs`).
+        models: model list, items ``[LABEL=]SPEC[@DIRECTION]`` (see :mod:`sccg_edge.review.inputs`).
         data: paired slices folder ("" = the shared pairs when present, else the phantom).
         split: patient-level split to show.
         reference: the model the second difference map compares against ("none": no such map); loaded and shown
@@ -58,7 +59,7 @@ class GalleryConfig:
         title: page title.
     """
 
-    models: str
+    models: tuple[str, ...]
     data: str = ""
     split: str = "test"
     reference: str = "teacher"
@@ -67,6 +68,9 @@ class GalleryConfig:
     device: str = "cpu"
     threads: int = 0
     title: str = "sccg-edge gallery"
+
+    def __post_init__(self) -> None:
+        normalize(self)
 
 
 def make_gallery(cfg: GalleryConfig, out: Path) -> dict[str, Any]:
@@ -79,7 +83,7 @@ def make_gallery(cfg: GalleryConfig, out: Path) -> dict[str, Any]:
     if cfg.reference.lower() != "none":
         ref_spec = next((s for s in specs if cfg.reference in (s.label, s.spec)), None)
         if ref_spec is None:
-            ref_spec = parse_models(cfg.reference)[0]
+            ref_spec = parse_models([cfg.reference])[0]
             specs = [ref_spec, *specs]
         ref_label = ref_spec.label
     models = load_models(specs, device=cfg.device, threads=cfg.threads)

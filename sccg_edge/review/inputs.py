@@ -1,9 +1,9 @@
 """What a review shows: test slices of a split and every model's translation of them, through the Backend interface.
 
-A model list is comma-separated items ``[LABEL=]SPEC[@DIRECTION]``: ``SPEC`` is a shipped model name (``teacher``,
-``student-s``), a model or run folder, a generator ``.safetensors`` file, or an exported artifact (``.onnx``,
-OpenVINO ``.xml``, TensorRT ``.engine``). A generator pair serves both directions; an artifact serves the direction
-recorded beside it (``card.json`` / ``config.yaml``), or the one given after ``@``. ``LABEL`` names the model in the
+A model list is a list of items ``[LABEL=]SPEC[@DIRECTION]`` (comma-separated on the command line): ``SPEC`` is a
+shipped model name (``teacher``, ``student-s``), a model or run folder, a generator ``.safetensors`` file, or an
+exported artifact (``.onnx``, OpenVINO ``.xml``, TensorRT ``.engine``). A generator pair serves both directions; an
+artifact serves the direction recorded beside it (``card.json`` / ``config.yaml``), or the one given after ``@``. ``LABEL`` names the model in the
 pages and reports (default: the shipped name, the artifact's folder name, or the file/folder name); two artifacts of
 one model, one per direction, share a label.
 """
@@ -11,6 +11,7 @@ one model, one per direction, share a label.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,10 +82,10 @@ def default_label(spec: str) -> str:
     return path.resolve().name
 
 
-def parse_models(text: str) -> list[ModelSpec]:
-    """Parse ``[LABEL=]SPEC[@DIRECTION],...`` (see module docs); labels must be file-name safe."""
+def parse_models(items: Sequence[str]) -> list[ModelSpec]:
+    """Parse ``[LABEL=]SPEC[@DIRECTION]`` items (see module docs); labels must be file-name safe."""
     specs: list[ModelSpec] = []
-    for item in (t.strip() for t in text.split(",")):
+    for item in (t.strip() for t in items):
         if not item:
             continue
         label, _, spec = item.partition("=") if "=" in item else ("", "", item)

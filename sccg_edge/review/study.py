@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from sccg_edge.config.loader import normalize
 from sccg_edge.errors import ConfigError, InputError
 from sccg_edge.review.inputs import (
     REAL,
@@ -47,7 +48,7 @@ class StudyConfig:
     """What a study shows.
 
     Attributes:
-        models: model list ``[LABEL=]SPEC[@DIRECTION],...`` (see :mod:`sccg_edge.review.inputs`).
+        models: model list, items ``[LABEL=]SPEC[@DIRECTION]`` (see :mod:`sccg_edge.review.inputs`).
         readers: number of readers (one page each).
         data: paired slices folder ("" = the shared pairs when present, else the phantom).
         split: patient-level split the slices come from.
@@ -59,7 +60,7 @@ class StudyConfig:
         threads: CPU threads per backend (0: the runtime's default).
     """
 
-    models: str
+    models: tuple[str, ...]
     readers: int = 1
     data: str = ""
     split: str = "test"
@@ -69,6 +70,9 @@ class StudyConfig:
     title: str = "Synthetic image reader study"
     device: str = "cpu"
     threads: int = 0
+
+    def __post_init__(self) -> None:
+        normalize(self)
 
 
 def reader_ids(n: int) -> list[str]:

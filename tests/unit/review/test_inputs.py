@@ -15,26 +15,26 @@ def test_model_list_labels_directions_and_refusals(tmp_path) -> None:
     art = tmp_path / "ov-int8" / "model.xml"
     art.parent.mkdir()
     art.write_text("<net/>")
-    specs = parse_models(f"teacher, student-s ,int8={art}@ct2mr,{art}")
+    specs = parse_models(["teacher", " student-s ", f"int8={art}@ct2mr", str(art)])
     assert [(s.label, s.direction) for s in specs] == [("teacher", None), ("student-s", None), ("int8", "ct2mr"),
                                                        ("ov-int8", None)]
     assert specs[2].spec == str(art)
     with pytest.raises(ConfigError, match="names the real images"):
-        parse_models("real=teacher")
+        parse_models(["real=teacher"])
     with pytest.raises(ConfigError, match="not usable"):
-        parse_models("a b=teacher")
+        parse_models(["a b=teacher"])
     with pytest.raises(ConfigError, match="empty"):
-        parse_models(" , ")
+        parse_models([" ", ""])
 
 
 def test_one_label_joins_one_direction_each(review_models, tmp_path) -> None:
     from sccg_edge.review.inputs import load_models
 
     a = review_models["alpha"]
-    joined = load_models(parse_models(f"m={a / 'g_mr2ct.safetensors'},m={a / 'g_ct2mr.safetensors'}"))
+    joined = load_models(parse_models([f"m={a / 'g_mr2ct.safetensors'}", f"m={a / 'g_ct2mr.safetensors'}"]))
     assert len(joined) == 1 and sorted(joined[0].runners) == ["ct2mr", "mr2ct"]
     with pytest.raises(ConfigError, match="both serve ct2mr, mr2ct"):
-        load_models(parse_models(f"m={a},m={review_models['beta']}"))
+        load_models(parse_models([f"m={a}", f"m={review_models['beta']}"]))
 
 
 def test_windows_remap_the_stored_brain_window() -> None:
