@@ -3,9 +3,9 @@
 A model list is a list of items ``[LABEL=]SPEC[@DIRECTION]`` (comma-separated on the command line): ``SPEC`` is a
 shipped model name (``teacher``, ``student-s``), a model or run folder, a generator ``.safetensors`` file, or an
 exported artifact (``.onnx``, OpenVINO ``.xml``, TensorRT ``.engine``). A generator pair serves both directions; an
-artifact serves the direction recorded beside it (``card.json`` / ``config.yaml``), or the one given after ``@``. ``LABEL`` names the model in the
-pages and reports (default: the shipped name, the artifact's folder name, or the file/folder name); two artifacts of
-one model, one per direction, share a label.
+artifact serves the direction recorded beside it (``card.json`` / ``config.yaml``), or the one given after ``@``.
+``LABEL`` names the model in the pages and reports (default: the shipped name, the artifact's folder name, or the
+file/folder name); two artifacts of one model, one per direction, share a label.
 """
 
 from __future__ import annotations
