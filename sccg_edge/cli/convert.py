@@ -19,15 +19,17 @@ def convert(
     series: str | None = typer.Option(None, "--series", help="Convert only this SeriesInstanceUID."),
     size: int | None = typer.Option(None, help="Slice size to run the model at (default: the model's own)."),
     threads: int = typer.Option(0, help="Inference threads (0 = the runtime's default)."),
+    set_: list[str] = typer.Option([], "--set", help="Override any ConvertConfig key: --set device=cuda"),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
 ) -> None:
     """Translate slices with a generator; DICOM input gives a new DICOM series on the input's grid."""
     from sccg_edge.cli._common import print_json, print_kv_table
-    from sccg_edge.config import ConvertConfig
+    from sccg_edge.config import ConvertConfig, apply_overrides, parse_set
     from sccg_edge.convert import convert_path
 
     cfg = ConvertConfig(model=model, direction=direction, backend=backend, series=series, size=size, threads=threads)
+    cfg = apply_overrides(cfg, parse_set(set_), "--set")
     summary = convert_path(input, out, cfg, progress=progress)
     if as_json:
         print_json(summary)

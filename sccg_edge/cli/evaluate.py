@@ -19,17 +19,18 @@ def evaluate(
                                          "prediction; twice the inference cost)."),
     register_gt: str = typer.Option("none", "--register", help="Score against ground truth registered onto the "
                                     "input: none, rigid or affine (mutual information; needs SimpleITK)."),
+    set_: list[str] = typer.Option([], "--set", help="Override any EvalConfig key: --set size=128"),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """PSNR / SSIM / MAE / IoU of sCT and sMR on a split, whole slice and inside the head mask (0..255 scale)."""
     from sccg_edge.cli._common import print_json, print_kv_table
-    from sccg_edge.config import EvalConfig
+    from sccg_edge.config import EvalConfig, apply_overrides, parse_set
     from sccg_edge.evaluate import evaluate_model
 
     dirs = ("mr2ct", "ct2mr") if direction == "both" else direction
     cfg = EvalConfig(split=split, directions=dirs, data=str(data) if data else "", patients=patients,
                      register=register_gt, tta=tta)
-    report = evaluate_model(model, cfg)
+    report = evaluate_model(model, apply_overrides(cfg, parse_set(set_), "--set"))
     if json_out:
         print_json(report)
         return

@@ -40,13 +40,15 @@ def quantize(
     data: str = typer.Option("", help="Paired data folder (validation and QAT data)."),
     qat_steps: int = typer.Option(300, help="QAT optimisation steps."),
     out: Path = typer.Option(..., help="New artifact folder."),
+    set_: list[str] = typer.Option([], "--set", help="Override any QuantConfig key: --set subset_size=32 "
+                                                     "--set keep_fp32=head,blocks/block0"),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Build an FP16 or INT8 artifact and its model card (fidelity vs the FP32 source on the validation split)."""
     from dataclasses import replace
 
     from sccg_edge.cli._common import print_json, print_kv_table
-    from sccg_edge.config import QATConfig, QuantConfig
+    from sccg_edge.config import QATConfig, QuantConfig, apply_overrides, parse_set
     from sccg_edge.errors import ConfigError
     from sccg_edge.quantize import quantize_artifact
 
@@ -54,7 +56,7 @@ def quantize(
         raise ConfigError("give exactly one of --fp16 and --int8")
     cfg = QuantConfig(mode="fp16" if fp16 else "int8", target=target, size=size, calibration=calibration,
                       data=data, max_psnr_drop=max_psnr_drop, qat=qat)
-    cfg = replace(cfg, qat_cfg=replace(QATConfig(), steps=qat_steps))
+    cfg = apply_overrides(replace(cfg, qat_cfg=replace(QATConfig(), steps=qat_steps)), parse_set(set_), "--set")
     result = quantize_artifact(model, direction, cfg, out)
     if json_out:
         print_json(result)
@@ -74,15 +76,17 @@ def quant_table(
     qat_steps: int = typer.Option(300, help="QAT optimisation steps per QAT variant and direction."),
     threads: int = typer.Option(0, help="CPU threads for timing (0: runtime default)."),
     iters: int = typer.Option(10, help="Timed runs per variant (median reported)."),
+    set_: list[str] = typer.Option([], "--set", help="Override any QuantTableConfig key: --set warmup=1"),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Every FP16/INT8 form of a model (PTQ, budgeted, QAT) built as `quantize` ships it, scored on the test split."""
     from sccg_edge.bench import quant_table as run_table
     from sccg_edge.cli._common import print_json
-    from sccg_edge.config import DEFAULT_VARIANTS, QuantTableConfig
+    from sccg_edge.config import DEFAULT_VARIANTS, QuantTableConfig, apply_overrides, parse_set
 
     cfg = QuantTableConfig(variants=variants or DEFAULT_VARIANTS, directions=directions, size=size, data=data,
                            qat_steps=qat_steps, threads=threads, iters=iters)
+    cfg = apply_overrides(cfg, parse_set(set_), "--set")
     result = run_table(model, out, cfg)
     if json_out:
         print_json(result)

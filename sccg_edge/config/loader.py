@@ -174,6 +174,8 @@ def normalize(cfg: Any) -> None:
 
 def apply_overrides(cfg: C, overrides: dict[str, Any], source: str = "overrides") -> C:
     """Return ``cfg`` with dotted keys replaced (``{"optim.lr": 2e-4}``), type-checked like a recipe."""
+    if not overrides:
+        return cfg
     data = to_dict(cfg)
     for dotted, value in overrides.items():
         node = data

@@ -60,3 +60,23 @@ def test_integer_lists_and_their_errors() -> None:
     with pytest.raises(ConfigError, match="keep_fp32"):
         QuantConfig(keep_fp32=["tail"])
     assert TrainConfig().data.train_patients == ()
+
+
+def test_every_stage_config_takes_set_overrides() -> None:
+    from sccg_edge.config import ConvertConfig, EvalConfig, ExportConfig, ExportProfile, apply_overrides
+
+    conv = apply_overrides(ConvertConfig(model="teacher"), parse_set(["size=128", "backend=openvino"]))
+    assert (conv.size, conv.backend, conv.series) == (128, "openvino", None)
+    exp = apply_overrides(ExportConfig(profile=ExportProfile(sizes=(256,))), parse_set(["profile.sizes=[512,256]"]))
+    assert exp.profile.sizes == (512, 256)
+    assert apply_overrides(EvalConfig(), parse_set(["patients=33,34"])).patients == ("33", "34")
+    with pytest.raises(ConfigError, match="unknown key 'nope'"):
+        apply_overrides(ConvertConfig(), {"nope": 1})
+
+
+def test_a_bad_set_is_one_error_line(capsys: pytest.CaptureFixture) -> None:
+    from sccg_edge.cli import main
+
+    rc = main(["evaluate", "--model", "teacher", "--set", "sise=128"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("error: --set: unknown key 'sise'") and len(err.strip().splitlines()) == 1
