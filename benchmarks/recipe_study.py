@@ -19,7 +19,7 @@ import shutil
 from pathlib import Path
 
 from sccg_edge.bench.machine import machine_info
-from sccg_edge.train.cv import plot_curves
+from sccg_edge.train import plot_curves
 
 BAR = {"sct": {"ssim": 0.70, "mae": 20.0}, "smr": {"ssim": 0.65, "mae": 16.0}}
 

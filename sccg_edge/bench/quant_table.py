@@ -1,6 +1,6 @@
 """The quantization table: every deployable precision of one model, scored on the test patients.
 
-``quant_table(spec, out, cfg)`` builds each variant with :func:`sccg_edge.quantize.ptq.quantize_artifact`, so a
+``quant_table(spec, out, cfg)`` builds each variant with :func:`sccg_edge.quantize.quantize_artifact`, so a
 row is exactly what ``sccg-edge quantize`` ships (its own card, measured on the validation split, lies beside it),
 then scores it on the test split against ground truth and against the FP32 source run in PyTorch, and times it at
 the artifact's static size. Variants are named ``<runtime>-<precision>[-<mode>]``:

@@ -5,7 +5,7 @@ Only the CLI imports this package; other stages use a trained teacher through it
 
 from __future__ import annotations
 
-from sccg_edge.train.cv import run_cv
+from sccg_edge.train.cv import plot_curves, run_cv
 from sccg_edge.train.run import model_cost, resume_config, train_teacher
 
-__all__ = ["model_cost", "resume_config", "run_cv", "train_teacher"]
+__all__ = ["model_cost", "plot_curves", "resume_config", "run_cv", "train_teacher"]
