@@ -45,6 +45,14 @@ def main() -> None:
         with (cv_file.parent / "curves.csv").open() as fh:
             curves[variant] = [{k: float(v) if k != "fold" else int(v) for k, v in r.items()} for r in csv.DictReader(fh)]
         rows.append(_row(variant, cv))
+    common = sorted(set.intersection(*(set(r["folds"].split(",")) for r in rows))) if rows else []
+    for r, cv_file in zip(rows, [f for f in sorted(study.glob("*/cv.json"))
+                                 if json.loads(f.read_text())["folds"]]):
+        folds = [f for f in json.loads(cv_file.read_text())["folds"] if str(f["fold"]) in common]
+        for d in ("sct", "smr"):
+            for m in ("ssim", "mae"):
+                r[f"common_{d}_{m}"] = round(sum(f[d][m] for f in folds) / len(folds), 4) if folds else None
+        r["common_folds"] = ",".join(common)
     _write_csv(out / "table.csv", rows)
     flat = [{"variant": v, **r} for v, rs in curves.items() for r in rs]
     _write_csv(out / "curves.csv", flat)
@@ -88,7 +96,13 @@ def _report(rows: list[dict], study: Path, notes: str) -> str:
             f"{r['sct_ssim']:.4f} +- {r['sct_ssim_std']:.4f} / {r['sct_mae']:.2f} | {r['smr_psnr']:.2f} / "
             f"{r['smr_ssim']:.4f} +- {r['smr_ssim_std']:.4f} / {r['smr_mae']:.2f} | {r['sct_head_ssim']:.4f} / "
             f"{r['smr_head_ssim']:.4f} | {tta} | `{r['overrides'] or '(cpu recipe + common overrides)'}` |")
-    lines += ["", "Learning curves (validation patient of each fold, against wall-clock minutes): `curves.png`, "
+    if rows and rows[0].get("common_folds"):
+        lines += ["", f"The same variants on the folds every one of them ran ({rows[0]['common_folds']}), so that they "
+                  "compare like for like:", "", "| variant | sCT SSIM / MAE | sMR SSIM / MAE |", "|---|---|---|"]
+        for r in rows:
+            lines.append(f"| {r['variant']} | {r['common_sct_ssim']:.4f} / {r['common_sct_mae']:.2f} | "
+                         f"{r['common_smr_ssim']:.4f} / {r['common_smr_mae']:.2f} |")
+    lines += ["", "Learning curves (validation patient of each fold, against CPU minutes of the training process): `curves.png`, "
               "`curves.csv`. Per-variant fold tables: `variants/<variant>/report.md`.", ""]
     return "\n".join(lines)
 
