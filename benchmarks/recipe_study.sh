@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The teacher recipe study (issue 12): every variant is the `cpu` recipe plus overrides, cross-validated over patient
+# The teacher recipe study (issue 12): every variant is the `cpu` recipe of 2026-11-25 (frozen in
+# benchmarks/study/cpu-2026-11-25.yaml; the study made p1 the new `cpu` recipe) plus overrides, cross-validated over patient
 # folds at the same compute budget per fold (`sccg-edge cv`), two folds at a time with one thread each. Resumable: run it again after a stop.
 #   PATH=$(./run.sh env)/bin:$PATH bash benchmarks/recipe_study.sh [VARIANT ...]      (default: every variant)
 #   FOLDS="1 3" BUDGET=20 bash benchmarks/recipe_study.sh p1                          (screening folds / budget)
@@ -9,7 +10,7 @@
 set -euo pipefail
 BUDGET="${BUDGET:-15}"
 FOLDS="${FOLDS:-1 3}"
-COMMON=(--recipe cpu --folds 4 --budget-minutes "$BUDGET" --set budget_clock=cpu --set threads=1 --set amp=bf16 --set val_every=1
+COMMON=(--recipe benchmarks/study/cpu-2026-11-25.yaml --folds 4 --budget-minutes "$BUDGET" --set budget_clock=cpu --set threads=1 --set amp=bf16 --set val_every=1
         --set data.crop=0 --set loss.lambda_cyc=0 --set loss.pix_floor=1.0)
 variant_args() {
   case "$1" in

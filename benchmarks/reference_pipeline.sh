@@ -10,20 +10,20 @@ step="${1:?usage: benchmarks/reference_pipeline.sh STEP (see the list above)}"
 case "$step" in
   teacher)       # ~100 min (fp32): the shipped teacher, the `cpu` recipe as it was on 2026-11-24, on the training
                  # patients of ../shared/data/brain-ct-mr-pairs (the overrides undo later recipe defaults)
-    sccg-edge train --recipe cpu --out runs/teacher-cpu --epochs 60 --max-minutes 125 --set threads=2 \
+    sccg-edge train --recipe benchmarks/study/cpu-2026-11-25.yaml --out runs/teacher-cpu --epochs 60 --max-minutes 125 --set threads=2 \
       --set data.affine=0 --set loss.pix_floor=0 --set val_every=1 ;;
   teacher-bf16)  # ~25 min: today's `cpu` recipe (joint affine augmentation, pix_floor 0.5, validation every 3
                  # epochs) with bf16 autocast (CPUs with AMX / AVX512-BF16); not shipped, see the closing notes
-    sccg-edge train --recipe cpu --out runs/teacher-bf16 --set threads=2 --set amp=bf16 ;;
+    sccg-edge train --recipe benchmarks/study/cpu-2026-11-25.yaml --out runs/teacher-bf16 --set threads=2 --set amp=bf16 ;;
   teacher-ngf64) # ~57 min: the same at the paper's width (ngf 64, 195 GMAC at 512); not shipped, see the notes
-    sccg-edge train --recipe cpu --out runs/teacher-ngf64-bf16 --set threads=2 --set amp=bf16 --set model.ngf=64 ;;
+    sccg-edge train --recipe benchmarks/study/cpu-2026-11-25.yaml --out runs/teacher-ngf64-bf16 --set threads=2 --set amp=bf16 --set model.ngf=64 ;;
   teacher-l1)    # ~25 min, diagnostic: teacher-bf16 with a plain L1 pixel loss (pix_floor 1: the discriminator no longer
                  # weights it), to see whether the D-weighted pixel loss is what holds the fit back on a CPU budget
-    sccg-edge train --recipe cpu --out runs/teacher-l1 --set threads=2 --set amp=bf16 --set loss.pix_floor=1
+    sccg-edge train --recipe benchmarks/study/cpu-2026-11-25.yaml --out runs/teacher-l1 --set threads=2 --set amp=bf16 --set loss.pix_floor=1
     sccg-edge evaluate --model runs/teacher-l1 --split test --json > runs/teacher-l1/test.json ;;
   teacher-in)    # ~40 min, diagnostic ceiling: teacher-bf16 trained on all 8 patients, the test patient included, then
                  # scored on patient 34 (in-sample): how close can this recipe fit that patient's pairs at all?
-    sccg-edge train --recipe cpu --out runs/teacher-insample --set threads=2 --set amp=bf16 \
+    sccg-edge train --recipe benchmarks/study/cpu-2026-11-25.yaml --out runs/teacher-insample --set threads=2 --set amp=bf16 \
       --set data.train_patients=2,16,20,21,28,32,33,34 --set val_max_slices=24
     sccg-edge evaluate --model runs/teacher-insample/checkpoints/last --patients 34 --json \
       > runs/teacher-insample/test.json ;;
