@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from sccg_edge.serve.dcmtk import find_dcmtk
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SCCG_SHARED_DATA", REPO.parent / "shared" / "data"))
 
@@ -76,17 +78,6 @@ def make_inputs(source: Path | None, n: int, work: Path, size: int, slices: int)
             ds.save_as(folder / f"{i:04d}.dcm", enforce_file_format=True)
         folders.append(folder)
     return folders
-
-
-def find_dcmtk(tool: str) -> str | None:
-    """Path of dcmtk's ``tool`` on PATH, skipping pynetdicom's Python apps of the same names (scripts)."""
-    for folder in os.environ.get("PATH", "").split(os.pathsep):
-        path = Path(folder or ".") / tool
-        if path.is_file() and os.access(path, os.X_OK):
-            with path.open("rb") as fh:
-                if fh.read(2) != b"#!":
-                    return str(path)
-    return None
 
 
 def _storescu(port: int, folder: Path) -> dict[str, Any]:

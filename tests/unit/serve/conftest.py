@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from sccg_edge.serve.dcmtk import find_dcmtk
 from tests.conftest import REPO_ROOT
 
 pytest.importorskip("pynetdicom", reason="pynetdicom is not installed (a dependency of sccg-edge: pip install -e .)")
@@ -45,17 +46,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def find_dcmtk(tool: str) -> str | None:
-    """Path of dcmtk's ``tool`` on PATH, skipping pynetdicom's Python apps of the same names (scripts)."""
-    for folder in os.environ.get("PATH", "").split(os.pathsep):
-        path = Path(folder or ".") / tool
-        if path.is_file() and os.access(path, os.X_OK):
-            with path.open("rb") as fh:
-                if fh.read(2) != b"#!":
-                    return str(path)
-    return None
 
 
 def dcmtk(tool: str) -> str:
