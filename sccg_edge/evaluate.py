@@ -59,12 +59,20 @@ def evaluate_model(spec: str | Path, cfg: EvalConfig | None = None) -> dict[str,
     runs = {d: with_tta(b, cfg.tta) for d, b in backends.items()}
     data = DataConfig(root=cfg.data, size=size, crop=0, flip=False, register=cfg.register)
     extra = {"tta": cfg.tta, "registered_ground_truth": cfg.register}
+    own = patient_split_of(spec)
+    trained = set(own.get("train_patients", ()))
     if not cfg.patients:
-        data = dataclasses.replace(data, **patient_split_of(spec))
-        return {"model": str(spec), **evaluate_runs(runs, cfg.split, data), **extra}
-    data, split = _only_patients(data, cfg.patients)
-    return {"model": str(spec), **evaluate_runs(runs, split, data), "split": f"patients {','.join(cfg.patients)}",
-            **extra}
+        # A model trained on every patient has no held-out split of its own: the data's default split scores it,
+        # in-sample (the report says so).
+        held_out = own if own.get("val_patients") or own.get("test_patients") else {}
+        data = dataclasses.replace(data, **held_out)
+        report = {"model": str(spec), **evaluate_runs(runs, cfg.split, data), **extra}
+    else:
+        data, split = _only_patients(data, cfg.patients)
+        report = {"model": str(spec), **evaluate_runs(runs, split, data),
+                  "split": f"patients {','.join(cfg.patients)}", **extra}
+    report["in_sample"] = bool(trained) and set(report["patients"]) <= trained
+    return report
 
 
 def _only_patients(data: DataConfig, wanted: tuple[str, ...]) -> tuple[DataConfig, str]:

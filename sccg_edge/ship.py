@@ -24,12 +24,38 @@ from sccg_edge.models.loading import load_generator, save_generator
 from sccg_edge.utils.fs import atomic_dir
 
 
-def _weights_source(run: Path) -> Path:
+def _weights_source(run: Path, train_cfg: dict[str, Any]) -> tuple[Path, str]:
+    """The folder the shipped weights come from, and which weights they are (for the card).
+
+    A train run with no validation patients (trained on all the data, its recipe chosen by cross-validation) has
+    only its own training slices to "validate" on, so its final (learning-rate-decayed, weight-averaged) weights
+    are shipped, not the epoch that fitted the training slices best.
+    """
     if (run / "student" / "g_mr2ct.safetensors").is_file() or (run / "student" / "g_ct2mr.safetensors").is_file():
-        return run / "student"
+        return run / "student", "the distillation's exported student"
+    data = train_cfg.get("data") or {}
+    if data.get("train_patients") and not data.get("val_patients") and (run / "checkpoints" / "last").is_dir():
+        return run / "checkpoints" / "last", "the final weights (no validation patient: trained on all patients)"
     if (run / "checkpoints" / "best").is_dir():
-        return run
+        return run, "the best validation epoch"
     raise InputError("neither checkpoints/best (a train run) nor student/ (a distill run) is in this folder", run)
+
+
+def cv_summary(path: Path) -> dict[str, Any]:
+    """The expected accuracy on unseen patients from a cross-validation result (``sccg-edge cv``'s ``cv.json``)."""
+    try:
+        cv = json.loads(Path(path).read_text())
+        study, mean_std = cv["study"], cv["mean_std"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"not a cross-validation result ({exc}); give the cv.json that `sccg-edge cv` wrote",
+                         path) from exc
+    keep = ("psnr", "ssim", "mae", "iou", "head_psnr", "head_ssim", "head_mae")
+    return {"source": Path(path).as_posix(), "recipe": study.get("recipe"), "folds": len(cv.get("folds") or []),
+            "budget_minutes": study.get("budget_minutes"), "overrides": study.get("overrides", {}),
+            "n_slices": cv.get("n_slices"),
+            "mean_std": {d: {m: mean_std[d][m] for m in keep if m in mean_std.get(d, {})}
+                         for d in ("sct", "smr") if d in mean_std},
+            "student_gaps": cv.get("student_gaps") or {}}
 
 
 def _run_summary(run: Path) -> dict[str, Any]:
@@ -52,11 +78,12 @@ def ship_run(run: Path, dest: Path, cfg: ShipConfig | None = None) -> dict[str, 
     cfg = cfg or ShipConfig()
     half, notes, compare = cfg.half, cfg.notes, cfg.compare
     run, dest = Path(run), Path(dest)
-    source = _weights_source(run)
     if dest.exists():
         raise InputError("destination exists; nothing was overwritten (remove it first to re-ship)", dest)
     train_cfg = yaml.safe_load((run / "config.yaml").read_text()) if (run / "config.yaml").is_file() else {}
-    directions = [d for d in ("mr2ct", "ct2mr") if (source / f"g_{d}.safetensors").is_file() or source == run]
+    source, shipped = _weights_source(run, train_cfg)
+    cv = cv_summary(Path(cfg.cv)) if cfg.cv else None
+    directions = [d for d in ("mr2ct", "ct2mr") if (source / f"g_{d}.safetensors").is_file() or source != run / "student"]
     with atomic_dir(dest) as tmp:
         for direction in directions:
             gen = load_generator(source, direction)
@@ -71,10 +98,12 @@ def ship_run(run: Path, dest: Path, cfg: ShipConfig | None = None) -> dict[str, 
         "weights_dtype": "float16" if half else "float32",
         "cost_512": count_macs(gen.model, (1, 1, 512, 512)).__dict__,
         "cost_256": count_macs(gen.model, (1, 1, 256, 256)).__dict__,
-        "run": _run_summary(run), "notes": notes,
+        "run": {**_run_summary(run), "shipped": shipped}, "notes": notes,
         "val": evaluate_model(dest, EvalConfig("val", tuple(directions), cfg.data)),
         "test": evaluate_model(dest, EvalConfig("test", tuple(directions), cfg.data)),
     }
+    if cv is not None:
+        card["cv"] = cv
     if compare:
         card["compare"] = {"model": compare, "test": evaluate_model(compare, EvalConfig("test", tuple(directions),
                                                                                          cfg.data))}
@@ -110,14 +139,46 @@ def render_card(card: dict[str, Any]) -> str:
         f"{data.get('crop') or 'none'}, batch {optim.get('batch_size')}, Adam lr {optim.get('lr')} "
         f"({optim.get('schedule')} schedule); loss weights {tc.get('loss', {})}",
         f"- trained {run['epochs_trained']} epochs ({run['steps']} steps) in {run['wall_hours']} h wall time; "
-        f"shipped weights are the best validation epoch ({run['best_epoch']})",
+        f"shipped weights: {run.get('shipped') or 'the best validation epoch'}"
+        + (f" ({run['best_epoch']})" if "best" in (run.get("shipped") or "best") else ""),
         "", "## Metrics (0..255 scale; head = inside the head mask of the pair)", "",
         "| model / split | patients | slices | direction | PSNR | SSIM | MAE | IoU@20 | head PSNR | head SSIM | "
         "head MAE |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    lines += _metric_rows(f"{card['name']} / val", card["val"]) + _metric_rows(f"{card['name']} / test", card["test"])
+    for split in ("val", "test"):
+        label = f"{card['name']} / {split}" + (" (trained on: in-sample)" if card[split].get("in_sample") else "")
+        lines += _metric_rows(label, card[split])
     if card.get("compare"):
         lines += _metric_rows(f"{card['compare']['model']} / test", card["compare"]["test"])
-    lines += ["", f"Data: {card['test']['data']}.", ""]
-    return "\n".join(lines)
+    lines += ["", f"Data: {card['test']['data']}."]
+    if any(card[s].get("in_sample") for s in ("val", "test")):
+        lines += ["", "Rows marked in-sample score patients this model trained on: they show the fit, not the accuracy "
+                      "to expect on new patients (see the cross-validation below)."]
+    if card.get("cv"):
+        lines += ["", *_cv_lines(card["cv"])]
+    return "\n".join(lines) + "\n"
+
+
+def _cv_lines(cv: dict[str, Any]) -> list[str]:
+    """The cross-validation section of a card: the accuracy to expect on patients the model has not seen."""
+    lines = ["## Expected accuracy on unseen patients (patient cross-validation)", "",
+             f"The recipe `{cv['recipe']}` with {cv['overrides']}, cross-validated over {cv['folds']} patient folds "
+             f"({cv['n_slices']} slices, every patient tested once by a model that never saw it), "
+             f"{cv['budget_minutes']:g} budget minutes per fold; from `{cv['source']}`. Mean +- std over folds, "
+             "0..255 scale:", "",
+             "| direction | PSNR | SSIM | MAE | IoU@20 | head PSNR | head SSIM | head MAE |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for key, name in (("sct", "sCT (MR->CT)"), ("smr", "sMR (CT->MR)")):
+        m = cv["mean_std"].get(key)
+        if m:
+            cells = [f"{m[k]['mean']:.{dg}f} +- {m[k]['std']:.{dg}f}" if k in m else "-"
+                     for k, dg in (("psnr", 2), ("ssim", 3), ("mae", 2), ("iou", 3), ("head_psnr", 2),
+                                   ("head_ssim", 3), ("head_mae", 2))]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    for student, gap in (cv.get("student_gaps") or {}).items():
+        g = gap["mean"]
+        lines += ["", f"{student} distilled from each fold's teacher, minus that teacher, on the fold's test patients "
+                      f"(mean over {len(gap['per_fold'])} folds): sCT {g['sct_psnr']:+.2f} dB / {g['sct_ssim']:+.4f} "
+                      f"SSIM, sMR {g['smr_psnr']:+.2f} dB / {g['smr_ssim']:+.4f} SSIM."]
+    return lines

@@ -56,13 +56,15 @@ def ship(
     fp32: bool = typer.Option(False, "--fp32", help="Keep FP32 weights (default: FP16 storage, half the size)."),
     notes: str = typer.Option("", help="Text placed at the top of the model card."),
     compare: str = typer.Option("", help="Also score this model (e.g. teacher) on the test split, side by side."),
+    cv: str = typer.Option("", help="A cross-validation result (cv.json of `sccg-edge cv`) shown on the card as the "
+                                    "accuracy to expect on unseen patients."),
 ) -> None:
     """Package a run's best checkpoint as a model folder with a measured model card (val and test metrics)."""
     from sccg_edge.cli._common import print_json
     from sccg_edge.config import ShipConfig
     from sccg_edge.ship import ship_run
 
-    card = ship_run(run, dest, ShipConfig(half=not fp32, notes=notes, compare=compare))
+    card = ship_run(run, dest, ShipConfig(half=not fp32, notes=notes, compare=compare, cv=cv))
     print_json({"dest": str(dest), "val": card["val"], "test": card["test"]})
 
 

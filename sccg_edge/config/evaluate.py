@@ -48,9 +48,12 @@ class ShipConfig:
         notes: text for the top of the model card.
         compare: another model (e.g. the teacher) scored on the same test split and shown beside this one.
         data: paired data folder the card is measured on (empty: the shared real pairs, else the phantom).
+        cv: a cross-validation result (``cv.json`` of ``sccg-edge cv``) shown on the card as the accuracy to expect
+            on unseen patients (for a model trained on every patient, whose val/test rows are then in-sample).
     """
 
     half: bool = True
     notes: str = ""
     compare: str = ""
     data: str = ""
+    cv: str = ""

@@ -51,3 +51,33 @@ def test_convert_png_folder_keeps_names_and_refuses_overwrite(tiny_run, tmp_path
     assert main(["convert", "--model", str(tiny_run), "--direction", "mr2ct", "--input", str(src),
                  "--out", str(out)]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_ship_of_a_run_on_every_patient_takes_final_weights_marks_in_sample_and_shows_cv(phantom, tmp_path,
+                                                                                          monkeypatch):
+    """A run trained on all patients (no validation patient) ships its last checkpoint, its card marks the
+    val/test rows as in-sample and carries the cross-validation figures as the expected accuracy."""
+    monkeypatch.setenv("SCCG_SHARED_DATA", str(tmp_path / "no-shared"))
+    patients = sorted(p.name for p in phantom.iterdir() if p.is_dir())
+    run = tmp_path / "all"
+    assert main(["train", "--recipe", "cpu", "--data", str(phantom), "--out", str(run), "--epochs", "2", *TINY,
+                 "--set", f"data.train_patients={','.join(patients)}", "--set", "amp=none"]) == 0
+    cv = {"study": {"recipe": "cpu", "budget_minutes": 15.0, "overrides": {"ema": 0.995}}, "n_slices": 18,
+          "folds": [{"fold": 0}, {"fold": 1}],
+          "mean_std": {"sct": {"psnr": {"mean": 14.25, "std": 0.5}, "ssim": {"mean": 0.6611, "std": 0.01}},
+                       "smr": {"ssim": {"mean": 0.5922, "std": 0.02}}}}
+    (tmp_path / "cv.json").write_text(json.dumps(cv))
+    card = ship_run(run, tmp_path / "model", ShipConfig(data=str(phantom), cv=str(tmp_path / "cv.json")))
+    assert card["run"]["shipped"].startswith("the final weights") and card["test"]["in_sample"]
+    from safetensors.numpy import load_file
+    shipped = load_file(str(tmp_path / "model" / "g_mr2ct.safetensors"))
+    last = load_file(str(run / "checkpoints" / "last" / "weights" / "g_mr2ct_ema.safetensors"))
+    key = sorted(last)[0]
+    np.testing.assert_allclose(shipped[key].astype(np.float32), last[key], rtol=1e-2, atol=1e-3)
+    md = (tmp_path / "model" / "MODEL_CARD.md").read_text()
+    assert "in-sample" in md and "Expected accuracy on unseen patients" in md
+    assert "14.25 +- 0.50" in md and "0.661 +- 0.010" in md and "0.592 +- 0.020" in md
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(InputError, match="not a cross-validation result"):
+        ship_run(run, tmp_path / "model2", ShipConfig(data=str(phantom), cv=str(tmp_path / "bad.json")))
+    assert not (tmp_path / "model2").exists()
