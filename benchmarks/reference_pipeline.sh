@@ -46,7 +46,53 @@ case "$step" in
     sccg-edge train --recipe cpu --out runs/teacher-2026-12 --epochs 100000 --set threads=2 --set amp=bf16 \
       --set val_every=5 --set val_max_slices=24 --set data.crop=0 --set loss.lambda_cyc=0 --set loss.pix_floor=1.0 \
       --set loss.lambda_ssim=50 --set ema=0.995 --set data.train_patients=2,16,20,21,28,32,33,34 \
-      --set budget_minutes=45 --set budget_clock=cpu ;;
+      --set budget_minutes=100 --set budget_clock=cpu ;;
+  cv-students)   # ~45 min on 2 cores: student-s and student-ps distilled from each fold teacher of the recipe study's p1
+                 # (runs/study/p1, made by recipe-study + recipe-study-final) with the students' 2026-12 settings, 5 CPU
+                 # minutes each, scored beside their fold teacher on the fold's test patients (the student gap); two
+                 # folds at a time, one thread each; then the cross-validation result the cards cite
+    for pair in "0 1" "2 3"; do
+      pids=()
+      for k in $pair; do
+        sccg-edge cv --recipe benchmarks/study/cpu-2026-11-25.yaml --folds 4 --budget-minutes 15 --set budget_clock=cpu \
+          --set threads=1 --set amp=bf16 --set val_every=1 --set data.crop=0 --set loss.lambda_cyc=0 \
+          --set loss.pix_floor=1.0 --set loss.lambda_ssim=50 --set ema=0.995 --out runs/study/p1 --only "$k" \
+          --students student-s,student-ps --student-budget-minutes 5 --student-set data.crop=0 --json \
+          > "runs/study/p1.students.fold$k.json" 2> "runs/study/p1.students.fold$k.log" &
+        pids+=($!)
+      done
+      for p in "${pids[@]}"; do wait "$p"; done
+    done
+    out="benchmarks/results/$(date +%Y-%m-%d)_teacher_cv"
+    mkdir -p "$out"
+    sccg-edge cv --recipe benchmarks/study/cpu-2026-11-25.yaml --folds 4 --budget-minutes 15 --set budget_clock=cpu \
+      --set threads=1 --set amp=bf16 --set val_every=1 --set data.crop=0 --set loss.lambda_cyc=0 \
+      --set loss.pix_floor=1.0 --set loss.lambda_ssim=50 --set ema=0.995 --out runs/study/p1 --report-only \
+      --students student-s,student-ps --student-budget-minutes 5 --student-set data.crop=0 --json > /dev/null
+    cp runs/study/p1/cv.json runs/study/p1/report.md runs/study/p1/folds.csv runs/study/p1/curves.png "$out/"
+    echo "results in $out" ;;
+  ship-teacher-2026-12) # the 2026-12 reference teacher (final weights; trained on all 8 patients, so its val/test rows are
+                 # in-sample) with the cross-validated figures of its recipe as the expected accuracy
+    rm -rf sccg_edge/weights/teacher
+    sccg-edge ship --run runs/teacher-2026-12 --dest sccg_edge/weights/teacher \
+      --cv "$(ls -d benchmarks/results/*_teacher_cv | tail -1)/cv.json" --notes "$(cat benchmarks/notes/teacher.md)" ;;
+  students-2026-12) # ~35 min on 2 cores: student-s, student-ps and student-xs distilled from the shipped 2026-12
+                 # teacher on all 8 patients, whole 256x256 slices, bf16, a CPU-time budget each (20/20/10 minutes)
+    all=2,16,20,21,28,32,33,34
+    for spec in student-s:20 student-ps:20 student-xs:10; do
+      name="${spec%%:*}"; minutes="${spec##*:}"; extra=()
+      [ "$name" = student-ps ] && extra=(--set loss.feature_pairs=down0:enc)
+      sccg-edge distill --teacher teacher --student "$name" --recipe distill-cpu --out "runs/$name-2026-12" \
+        --epochs 100000 --set threads=2 --set amp=bf16 --set data.crop=0 --set data.train_patients=$all \
+        --set val_max_slices=24 --set budget_minutes="$minutes" --set budget_clock=cpu "${extra[@]}" > /dev/null
+    done ;;
+  ship-students-2026-12)
+    cv="$(ls -d benchmarks/results/*_teacher_cv | tail -1)/cv.json"
+    for name in student-s student-ps student-xs; do
+      rm -rf "sccg_edge/weights/$name"
+      sccg-edge ship --run "runs/$name-2026-12" --dest "sccg_edge/weights/$name" --compare teacher --cv "$cv" \
+        --notes "$(cat "benchmarks/notes/$name.md")" > /dev/null
+    done ;;
   registration-check) # ~5 min (cached after the first run): the CT-onto-MR registration of every shared pair
     python benchmarks/registration_check.py --kind rigid --out "benchmarks/results/$(date +%Y-%m-%d)_registration" ;;
   ship-teacher)  # best validation epoch -> sccg_edge/weights/teacher (FP16 storage), card measured on val/test

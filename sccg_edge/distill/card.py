@@ -19,9 +19,14 @@ if TYPE_CHECKING:
 
 def export_students(branches: list[Branch], cfg: DistillConfig, out: Path, teacher_info: dict[str, Any],
                     state: dict[str, Any]) -> dict[str, Any]:
-    """Write RUN/student/g_<direction>.safetensors (best checkpoint, else current weights) and the model card."""
+    """Write RUN/student/g_<direction>.safetensors (best checkpoint, else current weights) and the model card.
+
+    A run distilled on every patient (``data.train_patients`` set, no ``val_patients``) validates on its own training
+    slices, so its final weights are written, not the epoch that fitted them best.
+    """
     best = out / "checkpoints" / "best" / "weights"
-    from_best = all((best / f"s_{b.direction}.safetensors").is_file() for b in branches)
+    on_every_patient = bool(cfg.data.train_patients) and not cfg.data.val_patients
+    from_best = not on_every_patient and all((best / f"s_{b.direction}.safetensors").is_file() for b in branches)
     extra = {"teacher": teacher_info["spec"], "preset": cfg.student.preset, "distill_recipe": cfg.recipe,
              "epoch": state.get("best_epoch", state["epoch"]) if from_best else state["epoch"]}
     folder = out / "student"
