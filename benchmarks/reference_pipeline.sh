@@ -50,10 +50,10 @@ case "$step" in
   cv-students)   # ~45 min on 2 cores: student-s and student-ps distilled from each fold teacher of the recipe study's p1
                  # (runs/study/p1, made by recipe-study + recipe-study-final) with the students' 2026-12 settings, 5 CPU
                  # minutes each, scored beside their fold teacher on the fold's test patients (the student gap); two
-                 # folds at a time, one thread each; then the cross-validation result the cards cite
-    for pair in "0 1" "2 3"; do
+                 # folds at a time, one thread each (FOLD_GROUPS="0 1 2 3": one at a time); then the result the cards cite
+    for group in ${FOLD_GROUPS:-0,1 2,3}; do
       pids=()
-      for k in $pair; do
+      for k in ${group//,/ }; do
         sccg-edge cv --recipe benchmarks/study/cpu-2026-11-25.yaml --folds 4 --budget-minutes 15 --set budget_clock=cpu \
           --set threads=1 --set amp=bf16 --set val_every=1 --set data.crop=0 --set loss.lambda_cyc=0 \
           --set loss.pix_floor=1.0 --set loss.lambda_ssim=50 --set ema=0.995 --out runs/study/p1 --only "$k" \
