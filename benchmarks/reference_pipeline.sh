@@ -75,7 +75,7 @@ case "$step" in
                  # in-sample) with the cross-validated figures of its recipe as the expected accuracy
     rm -rf sccg_edge/weights/teacher
     sccg-edge ship --run runs/teacher-2026-12 --dest sccg_edge/weights/teacher \
-      --cv "$(ls -d benchmarks/results/*_teacher_cv | tail -1)/cv.json" --notes "$(cat benchmarks/notes/teacher.md)" ;;
+      --cv "$(ls -d benchmarks/results/*_teacher_cv | tail -1)/cv.json" --notes "$(cat benchmarks/notes/teacher-2026-12.md)" ;;
   students-2026-12) # ~35 min on 2 cores: student-s, student-ps and student-xs distilled from the shipped 2026-12
                  # teacher on all 8 patients, whole 256x256 slices, bf16, a CPU-time budget each (20/20/10 minutes)
     all=2,16,20,21,28,32,33,34
@@ -91,7 +91,7 @@ case "$step" in
     for name in student-s student-ps student-xs; do
       rm -rf "sccg_edge/weights/$name"
       sccg-edge ship --run "runs/$name-2026-12" --dest "sccg_edge/weights/$name" --compare teacher --cv "$cv" \
-        --notes "$(cat "benchmarks/notes/$name.md")" > /dev/null
+        --notes "$(cat "benchmarks/notes/$name-2026-12.md")" > /dev/null
     done ;;
   registration-check) # ~5 min (cached after the first run): the CT-onto-MR registration of every shared pair
     python benchmarks/registration_check.py --kind rigid --out "benchmarks/results/$(date +%Y-%m-%d)_registration" ;;
