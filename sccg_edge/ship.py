@@ -156,12 +156,13 @@ def render_card(card: dict[str, Any]) -> str:
         lines += ["", "Rows marked in-sample score patients this model trained on: they show the fit, not the accuracy "
                       "to expect on new patients (see the cross-validation below)."]
     if card.get("cv"):
-        lines += ["", *_cv_lines(card["cv"])]
+        lines += ["", *_cv_lines(card["cv"], card["name"])]
     return "\n".join(lines) + "\n"
 
 
-def _cv_lines(cv: dict[str, Any]) -> list[str]:
-    """The cross-validation section of a card: the accuracy to expect on patients the model has not seen."""
+def _cv_lines(cv: dict[str, Any], name: str) -> list[str]:
+    """The cross-validation section of a card: the accuracy to expect on patients the model has not seen (the
+    teacher recipe's folds), and for a student its gap to the teacher on those folds."""
     lines = ["## Expected accuracy on unseen patients (patient cross-validation)", "",
              f"The recipe `{cv['recipe']}` with {cv['overrides']}, cross-validated over {cv['folds']} patient folds "
              f"({cv['n_slices']} slices, every patient tested once by a model that never saw it), "
@@ -177,6 +178,8 @@ def _cv_lines(cv: dict[str, Any]) -> list[str]:
                                    ("head_ssim", 3), ("head_mae", 2))]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
     for student, gap in (cv.get("student_gaps") or {}).items():
+        if student != name:
+            continue
         g = gap["mean"]
         lines += ["", f"{student} distilled from each fold's teacher, minus that teacher, on the fold's test patients "
                       f"(mean over {len(gap['per_fold'])} folds): sCT {g['sct_psnr']:+.2f} dB / {g['sct_ssim']:+.4f} "
