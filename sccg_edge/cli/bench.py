@@ -38,7 +38,7 @@ def bench(
     """Benchmark models x backends x precisions x sizes; writes results.json/.csv, report.md and pareto.png."""
     from sccg_edge.bench import check_device, check_out_dir, default_out_dir, run_bench
     from sccg_edge.bench.report import results_table, summary
-    from sccg_edge.cli._common import print_json, result_console
+    from sccg_edge.cli._common import env_set, print_json, result_console
     from sccg_edge.config import apply_overrides, load_suite_config, parse_set
     from sccg_edge.utils.jsonsafe import json_safe
 
@@ -49,7 +49,7 @@ def bench(
                             sizes=str(size) if size else sizes, data=str(data) if data else None, threads=threads,
                             warmup=warmup, iters=iters, heavy_warmup=warmup, heavy_iters=iters,
                             fidelity_slices=fidelity_slices, paper_baseline=False if no_paper_baseline else None)
-    cfg = apply_overrides(cfg, parse_set(set_), "--set")
+    cfg = apply_overrides(cfg, parse_set(env_set("bench") + list(set_)), "--set")
     result, folder = run_bench(cfg, target, keep_artifacts=keep_artifacts, progress=True)
     if as_json:
         print_json(json_safe({"out": str(folder), "summary": summary(result), "machine": result["machine"],

@@ -29,9 +29,10 @@ def _is_pairs_folder(path: Path) -> bool:
 def find_shared_pairs() -> Path | None:
     """The folder of real CT/MR pairs, if this machine has one.
 
-    Looks, in order, at ``$SCCG_SHARED_DATA/brain-ct-mr-pairs``, then ``../shared/data/brain-ct-mr-pairs``
-    relative to the current working directory and to the repository holding this package. A candidate counts
-    only when it has both ``ct/`` and ``mr/`` sub-folders.
+    Looks at ``$SCCG_SHARED_DATA/brain-ct-mr-pairs`` alone when that variable is set (so pointing it at a folder
+    without pairs means "no real data here"), else at ``../shared/data/brain-ct-mr-pairs`` relative to the
+    current working directory and to the repository holding this package. A candidate counts only when it has
+    both ``ct/`` and ``mr/`` sub-folders.
 
     Returns:
         The resolved folder, or None when none exists.
@@ -40,9 +41,10 @@ def find_shared_pairs() -> Path | None:
     env = os.environ.get(SHARED_PAIRS_ENV)
     if env:
         candidates.append(Path(env).expanduser() / PAIRS_SUBDIR)
-    repo = Path(__file__).resolve().parents[2]
-    for root in (Path.cwd(), repo):
-        candidates.append(root.parent / "shared" / "data" / PAIRS_SUBDIR)
+    else:
+        repo = Path(__file__).resolve().parents[2]
+        for root in (Path.cwd(), repo):
+            candidates.append(root.parent / "shared" / "data" / PAIRS_SUBDIR)
     for candidate in candidates:
         if _is_pairs_folder(candidate):
             return candidate.resolve()
