@@ -51,6 +51,22 @@ def find_shared_pairs() -> Path | None:
     return None
 
 
+def display_path(path: Path | str) -> str:
+    """``path`` as reports and cards name it: relative to the repository (``../shared/data/...``, ``runs/x``) when it
+    lies in or beside it, ``~/...`` under the home folder, else as given; never another machine's absolute path
+    when a relative one exists."""
+    path = Path(path).expanduser()
+    full = path.resolve() if path.exists() else path.absolute()
+    repo = Path(__file__).resolve().parents[2]
+    for base, prefix in ((repo, ""), (repo.parent, "../")):
+        if full.is_relative_to(base):
+            return prefix + str(full.relative_to(base)) if full != base else "."
+    home = Path.home().resolve()
+    if full.is_relative_to(home):
+        return "~/" + str(full.relative_to(home))
+    return str(path)
+
+
 def cache_dir() -> Path:
     """The sccg-edge cache folder: ``$SCCG_CACHE_DIR`` or ``~/.cache/sccg-edge``."""
     env = os.environ.get(CACHE_ENV)
@@ -100,8 +116,17 @@ def default_pairs_root(prefer_shared: bool = True, *, size: int = 256, patients:
     if prefer_shared:
         shared = find_shared_pairs()
         if shared is not None:
-            return shared, f"real brain CT/MR pairs (PNG) at {shared}"
+            return shared, f"real brain CT/MR pairs (PNG) at {display_path(shared)}"
     path = ensure_phantom(size=size, patients=patients, seed=seed)
     log.warning("using the SYNTHETIC phantom data set at %s (not real patients)", path)
     return path, (f"SYNTHETIC digital brain phantom (DICOM, {patients} patients, {size}x{size}, seed {seed}) "
-                  f"at {path}")
+                  f"at {display_path(path)}")
+
+
+def describe_folder(root: Path) -> str:
+    """What a user-given data folder holds, named by a relative path: the SYNTHETIC phantom (its README says so)
+    or paired data."""
+    readme = Path(root) / "README.txt"
+    if readme.is_file() and "SYNTHETIC" in readme.read_text(errors="replace"):
+        return f"SYNTHETIC digital brain phantom at {display_path(root)}"
+    return f"paired data at {display_path(root)}"
