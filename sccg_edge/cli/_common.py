@@ -49,7 +49,7 @@ def diverted_stdout(quiet: bool = True) -> Iterator[None]:
     """Run a command with third-party output kept off the result stream and, unless ``--verbose``, off the terminal.
 
     Quiet (the default): what libraries print to stdout, Python warnings (torch's ONNX-export warnings) and every
-    log record below ``sccg_edge`` (e.g. ``WARNING:root:Axis 1 is out-of-range``, NNCF's messages) go to a log file
+    log record of other libraries (``WARNING:root:Axis 1 is out-of-range``, NNCF's messages) go to a log file
     under ``<cache>/logs/``, named on stderr at the end when anything was written; sccg-edge's own warnings still
     reach stderr. ``--verbose`` (or ``quiet=False``, for ``serve``, which logs for an operator): all of it goes to
     stderr. :func:`result_stream` stays the real stdout either way.
@@ -57,42 +57,50 @@ def diverted_stdout(quiet: bool = True) -> Iterator[None]:
     import logging
 
     _RESULT_STREAM.append(sys.stdout)
-    if VERBOSE[0] or not quiet:
+    if not quiet:
         try:
             with contextlib.redirect_stdout(sys.stderr):
                 yield
         finally:
             _RESULT_STREAM.pop()
         return
-    from sccg_edge.data.default import cache_dir
+    path = None
+    if not VERBOSE[0]:
+        from sccg_edge.data.default import cache_dir
 
-    path = cache_dir() / "logs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
-    path.parent.mkdir(parents=True, exist_ok=True)
+        path = cache_dir() / "logs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
     root, own = logging.getLogger(), logging.getLogger("sccg_edge")
     saved = (list(root.handlers), root.level, list(own.handlers), own.level)
+    stderr = logging.StreamHandler(sys.stderr)
+    stderr.setFormatter(logging.Formatter("%(levelname)s:%(name)s:%(message)s"))
     to_file = logging.StreamHandler(_SINK)
     to_file.setFormatter(logging.Formatter("%(levelname)s:%(name)s:%(message)s"))
     to_file.addFilter(lambda record: not record.name.startswith("sccg_edge"))
-    to_stderr = logging.StreamHandler(sys.stderr)
-    to_stderr.setLevel(logging.WARNING)
-    to_stderr.addFilter(lambda record: record.name.startswith("sccg_edge"))
-    with path.open("w") as fh:
-        _SINK.file, _SINK.lines = fh, 0
-        root.handlers, own.handlers = [to_file, to_stderr], []
-        root.setLevel(min(root.level, logging.INFO) or logging.INFO)
-        own.setLevel(logging.WARNING)  # INFO chatter of sccg-edge's own modules stays out of the file too
+    if path is None:
+        handlers = [stderr]
+    else:
+        stderr.setLevel(logging.WARNING)
+        stderr.addFilter(lambda record: record.name.startswith("sccg_edge"))
+        handlers = [to_file, stderr]
+    with contextlib.ExitStack() as stack:
+        if path is not None:
+            _SINK.file, _SINK.lines = stack.enter_context(path.open("w")), 0
+        root.handlers, own.handlers = handlers, []
+        root.setLevel(logging.INFO)
+        own.setLevel(logging.WARNING)  # INFO chatter of sccg-edge's own modules stays out
         logging.captureWarnings(True)
         try:
-            with contextlib.redirect_stdout(_SINK):
+            with contextlib.redirect_stdout(_SINK if path is not None else sys.stderr):
                 yield
         finally:
             logging.captureWarnings(False)
             root.handlers, root.level, own.handlers, own.level = saved
             _SINK.file = None
             _RESULT_STREAM.pop()
-    if path.stat().st_size:
+    if path is not None and path.stat().st_size:
         print(f"(third-party messages: {path}; --verbose shows them)", file=sys.stderr, flush=True)
-    else:
+    elif path is not None:
         path.unlink()
 
 
