@@ -20,7 +20,11 @@ TABLE_COLUMNS = (("model", "model"), ("backend", "backend"), ("precision", "prec
                  ("lat_median_ms", "median ms"), ("lat_p90_ms", "p90 ms"), ("slices_per_s", "slices/s"),
                  ("gmacs", "GMAC"), ("artifact_mb", "MiB"), ("peak_rss_mb", "RSS MiB"), ("mean_psnr", "PSNR"),
                  ("mean_ssim", "SSIM"), ("mean_agree_psnr", "agree PSNR"), ("mean_d_psnr", "dPSNR"),
-                 ("status", "status"))
+                 ("fidelity_slices", "n"), ("status", "status"))
+#: the columns of the compact terminal table (narrow terminals and pipes; report.md has them all)
+COMPACT_COLUMNS = (("model", "model"), ("backend", "backend"), ("precision", "prec"), ("size", "size"),
+                   ("lat_median_ms", "ms"), ("mean_psnr", "PSNR"), ("mean_ssim", "SSIM"), ("fidelity_slices", "n"),
+                   ("status", "status"))
 
 
 def _fmt(value: Any) -> str:
@@ -35,24 +39,43 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def reference_label(result: dict[str, Any]) -> str:
+    """How reports name the FP32 reference model: "the teacher" only when it is the teacher."""
+    name = result["teacher"]
+    return f"the teacher ({name})" if name == "teacher" else f"the reference model {name} (no teacher was benchmarked)"
+
+
+def _n(rec: dict[str, Any]) -> str:
+    """The sample a fidelity figure rests on, e.g. ``n = 21 slices, 1 patient``."""
+    if "fidelity_slices" not in rec:
+        return ""
+    pats = rec.get("fidelity_patients")
+    return f"n = {rec['fidelity_slices']} slices" + (f", {pats} patient{'s' if pats != 1 else ''}" if pats else "")
+
+
 def summary(result: dict[str, Any]) -> dict[str, Any]:
-    """Per size: the teacher's FP32 latency over the fastest working artifact's, and that artifact's loss."""
+    """Per size: the reference model's best FP32 latency (its fastest runtime at that size) over the fastest working
+    artifact's, and that artifact's fidelity loss against the reference."""
     ok = [r for r in result["records"] if r.get("status") == "ok"]
     out: dict[str, Any] = {}
     for size in sorted({r["size"] for r in ok}):
         at = [r for r in ok if r["size"] == size]
-        teacher = [r for r in at if r["is_teacher"] and r["precision"] == "fp32"]
-        if not teacher:
+        refs = [r for r in at if r["is_teacher"] and r["precision"] == "fp32"]
+        if not refs:
             continue
-        ref = next((r for r in teacher if r["backend"] == "torch"), min(teacher, key=lambda r: r["lat_median_ms"]))
+        ref = min(refs, key=lambda r: r["lat_median_ms"])
         best = min(at, key=lambda r: r["lat_median_ms"])
-        item = {"teacher_fp32": f"{ref['model']} {ref['backend']} fp32", "teacher_ms": ref["lat_median_ms"],
+        item = {"reference": ref["model"], "reference_is_teacher": ref["model"] == "teacher",
+                "reference_best_fp32": f"{ref['model']} {ref['backend']} fp32", "reference_ms": ref["lat_median_ms"],
                 "best": f"{best['model']} {best['backend']} {best['precision']}", "best_ms": best["lat_median_ms"],
                 "speedup": ref["lat_median_ms"] / best["lat_median_ms"]}
-        if "mean_psnr" in best and "mean_psnr" in ref:
-            item.update({"psnr_loss_vs_teacher": ref["mean_psnr"] - best["mean_psnr"],
-                         "ssim_loss_vs_teacher": ref["mean_ssim"] - best["mean_ssim"],
-                         "agree_psnr": best.get("mean_agree_psnr"), "agree_ssim": best.get("mean_agree_ssim")})
+        ref_q = next((r for r in refs if "mean_psnr" in r), None)
+        if "mean_psnr" in best and ref_q is not None:
+            item.update({"psnr_loss_vs_reference": ref_q["mean_psnr"] - best["mean_psnr"],
+                         "ssim_loss_vs_reference": ref_q["mean_ssim"] - best["mean_ssim"],
+                         "agree_psnr": best.get("mean_agree_psnr"), "agree_ssim": best.get("mean_agree_ssim"),
+                         "fidelity_slices": best.get("fidelity_slices"),
+                         "fidelity_patients": best.get("fidelity_patients")})
         out[str(size)] = item
     return out
 
@@ -104,10 +127,13 @@ def _model_table_lines(result: dict[str, Any]) -> list[str]:
     if not rows:
         return []
     size = rows[0]["size"]
+    ref = result["teacher"]
+    sample = next((_n(r) for r in result["records"] if "fidelity_slices" in r), "")
     lines = [f"## Models at {size}x{size}: FP32 latency beside test fidelity", "",
-             (f"Best FP32 runtime per model at {size}x{size}; speed-up over the teacher's best FP32 (and over the "
-              "teacher on the same runtime); fidelity of the FP32 model on the test split (0..255), with the "
-              "difference to the teacher (model minus teacher)."), "",
+             (f"Best FP32 runtime per model at {size}x{size}; speed-up over {reference_label(result)} at its best "
+              f"FP32 runtime (and over `{ref}` on the same runtime); fidelity of the FP32 model on the test split "
+              f"({sample or 'n/a'}; 0..255 scale, PSNR in dB), with the difference to `{ref}` (model minus "
+              f"`{ref}`)."), "",
              ("| model | GMAC | best FP32 | ms | speed-up | same runtime | sCT PSNR (d) | sCT SSIM (d) | sCT MAE "
               "| sMR PSNR (d) | sMR SSIM (d) | sMR MAE |"),
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -146,26 +172,29 @@ def report_markdown(result: dict[str, Any]) -> str:
              f"- CPU: {m['cpu_model']} ({m['usable_cores']} usable cores, threads {m['threads']}); ISA: {isa}",
              "- Versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v),
              f"- Device: {m['device']}; fidelity data: {result.get('data') or 'n/a'}",
-             f"- FP32 reference for agreement: `{result['teacher']}`", ""]
+             f"- FP32 reference for speed-ups and agreement: {reference_label(result)}", ""]
     untrained = sorted({r["model"] for r in result["records"] if not r["trained"]})
     if untrained:
         lines += [(f"> **Untrained models (random weights): {', '.join(untrained)}.** Their PSNR/SSIM against "
                    "ground truth is meaningless; only latency, size and agreement/degradation of an artifact against "
                    "its own FP32 source are informative."), ""]
+    who = "teacher" if result["teacher"] == "teacher" else "reference model"
     for size, s in summary(result).items():
-        line = (f"- **{size}x{size}**: teacher FP32 ({s['teacher_fp32']}) {s['teacher_ms']:.1f} ms; fastest artifact "
-                f"{s['best']} {s['best_ms']:.1f} ms: **{s['speedup']:.1f}x** faster")
-        if "psnr_loss_vs_teacher" in s:
-            line += (f"; PSNR loss vs FP32 teacher {s['psnr_loss_vs_teacher']:+.2f} dB, SSIM loss "
-                     f"{s['ssim_loss_vs_teacher']:+.4f}")
+        line = (f"- **{size}x{size}**: the fastest artifact, {s['best']} at {s['best_ms']:.1f} ms, is "
+                f"**{s['speedup']:.1f}x** faster than the {who}'s best FP32 runtime at the same size "
+                f"({s['reference_best_fp32']}, {s['reference_ms']:.1f} ms)")
+        if "psnr_loss_vs_reference" in s:
+            sample = _n({k: s[k] for k in ("fidelity_slices", "fidelity_patients") if s.get(k) is not None})
+            line += (f"; it loses {s['psnr_loss_vs_reference']:+.2f} dB PSNR and {s['ssim_loss_vs_reference']:+.4f} "
+                     f"SSIM against the FP32 {who} ({sample}, 0..255 scale)")
         lines.append(line)
     lines += ["", *_model_table_lines(result)]
     lines += ["| " + " | ".join(h for _, h in TABLE_COLUMNS) + " |", "|" + "---|" * len(TABLE_COLUMNS)]
     for r in result["records"]:
         lines.append("| " + " | ".join(_fmt(r.get(k)).replace("|", "/") for k, _ in TABLE_COLUMNS) + " |")
-    lines += ["", ("PSNR/SSIM: mean of both directions vs ground truth on the 0..255 scale; agree PSNR: vs the FP32 "
-                   "teacher's output; dPSNR: artifact minus its FP32 source model. Fidelity is measured only at the "
-                   "fidelity size."), ""]
+    lines += ["", ("PSNR (dB) / SSIM: mean of both directions vs ground truth on the 0..255 scale, over the n test "
+                   "slices in column n; agree PSNR: vs the FP32 reference's output; dPSNR: artifact minus its FP32 "
+                   "source model. Fidelity is measured only at the fidelity size."), ""]
     notes = [f"- {r['model']} {r['backend']} {r['precision']} {r['size']}: {r['note']}" for r in result["records"]
              if r.get("note")]
     return "\n".join(lines + (["Notes:"] + notes + [""] if notes else []))
@@ -190,11 +219,19 @@ def write_outputs(out_dir: Path, result: dict[str, Any]) -> list[Path]:
     return [out_dir / f for f in OUTPUT_FILES]
 
 
-def results_table(result: dict[str, Any]) -> Table:
-    """The results as a rich table (what ``sccg-edge bench`` prints without --json)."""
-    table = Table(title="sccg-edge bench")
-    for _, header in TABLE_COLUMNS:
+def results_table(result: dict[str, Any], width: int | None = None) -> Table:
+    """The results as a rich table (what ``sccg-edge bench`` prints without --json).
+
+    Every column when ``width`` (the terminal's) holds them, else the compact columns, statuses shortened to their
+    first word; ``report.md`` always has everything.
+    """
+    columns = TABLE_COLUMNS if width is not None and width >= 170 else COMPACT_COLUMNS
+    table = Table(title="sccg-edge bench" + ("" if columns is TABLE_COLUMNS else " (all columns: report.md)"))
+    for _, header in columns:
         table.add_column(header, overflow="fold")
     for r in result["records"]:
-        table.add_row(*(_fmt(r.get(k)) for k, _ in TABLE_COLUMNS))
+        cells = [_fmt(r.get(k)) for k, _ in columns]
+        if columns is COMPACT_COLUMNS:
+            cells[-1] = cells[-1].split(":")[0]
+        table.add_row(*cells)
     return table

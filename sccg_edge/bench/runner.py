@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -33,7 +36,8 @@ from sccg_edge.data.slices import SliceSet, load_splits
 from sccg_edge.errors import ConfigError, InputError, SccgError
 from sccg_edge.metrics.score import DIRECTIONS, by_direction
 from sccg_edge.models import count_macs
-from sccg_edge.utils.fs import atomic_dir
+from sccg_edge.utils.fs import atomic_write_text
+from sccg_edge.utils.jsonsafe import json_safe
 from sccg_edge.utils.progress import track
 
 
@@ -134,6 +138,7 @@ class CaseRunner:
                                              self.reference(case.model, direction, case.size))
         flat = by_direction(per)
         flat["fidelity_slices"] = len(slices.names)
+        flat["fidelity_patients"] = len(set(slices.patients))
         flat["fidelity_vs_gt_meaningful"] = e.trained
         return flat
 
@@ -162,20 +167,69 @@ class CaseRunner:
         return self._calib[(direction, size)]
 
 
+PARTIAL = "records.partial.jsonl"  # finished cases of a run in progress (one JSON record a line)
+CASE_OVERHEAD_S = {"fp32": 3.0, "fp16": 6.0, "bf16": 6.0, "int8": 20.0}  # artifact building, by precision (rough)
+
+
+def case_key(rec: dict[str, Any] | Case) -> tuple[str, str, str, int]:
+    """What identifies a case in a run: model, backend, precision, size."""
+    get = rec.get if isinstance(rec, dict) else lambda k: getattr(rec, k)
+    return (str(get("model")), str(get("backend")), str(get("precision")), int(get("size")))
+
+
+def estimate_s(runner: CaseRunner, cases: list[Case]) -> float:
+    """A rough duration of ``cases``: one PyTorch FP32 run of the cheapest model here gives this machine's GMAC/s;
+    each case costs its timed and warm-up runs, its fidelity runs and a fixed artifact-building overhead."""
+    if not cases:
+        return 0.0
+    e = min(runner.entries.values(), key=lambda m: min(m.macs_per_size.values()))
+    size = min(e.macs_per_size, key=e.macs_per_size.get)
+    run = load_backend("torch", e.models["mr2ct"].float())
+    x = random_input(size, seed=0)
+    run(x)
+    t0 = time.perf_counter()
+    run(x)
+    rate = e.macs_per_size[size] / max(time.perf_counter() - t0, 1e-4)
+    total = 0.0
+    for case in cases:
+        m = runner.entries[case.model]
+        heavy = m.macs_per_size[case.size] > runner.cfg.heavy_gmac * 1e9
+        runs = (runner.cfg.heavy_warmup + runner.cfg.heavy_iters) if heavy else (runner.cfg.warmup + runner.cfg.iters)
+        if case.size == runner.fidelity_size and not m.baseline_only:
+            runs += 2 * (runner.cfg.fidelity_slices or 24)
+        speed = 1.0 if case.backend == "torch" else 2.0  # the exported runtimes run faster than eager PyTorch
+        total += runs * m.macs_per_size[case.size] / rate / speed + CASE_OVERHEAD_S.get(case.precision, 5.0)
+    return total
+
+
 def run_suite(cfg: SuiteConfig, cache: Path, on_record: Callable[[dict[str, Any]], None] | None = None,
-              progress: bool = True) -> dict[str, Any]:
-    """Run every case; returns {"machine", "config", "teacher", "records"}. Unsupported cases are records too."""
+              progress: bool = True, done: list[dict[str, Any]] | None = None,
+              on_plan: Callable[[list[Case], float], None] | None = None) -> dict[str, Any]:
+    """Run every case; returns {"machine", "config", "teacher", "records"}. Unsupported cases are records too.
+
+    ``done`` holds records of cases already measured (an interrupted run being continued): those cases are not run
+    again. ``on_plan(cases_to_run, estimated_seconds)`` is called once before the first case.
+    """
     check_sizes(cfg)
     runner = CaseRunner(cfg, cache)
     cases = runner.prepare()
+    finished = {case_key(r): r for r in done or []}
+    todo = [c for c in cases if case_key(c) not in finished]
+    if on_plan is not None:
+        on_plan(todo, estimate_s(runner, todo))
     records = []
     for case in track(cases, "benchmarking", total=len(cases), enabled=progress):
+        if case_key(case) in finished:
+            records.append(finished[case_key(case)])
+            continue
         t0 = time.perf_counter()
         rec = runner.run_case(case)
         rec["wall_s"] = round(time.perf_counter() - t0, 2)
         records.append(rec)
         if on_record:
             on_record(rec)
+    if runner.fidelity_size and not runner.data_source:
+        runner.slices(runner.fidelity_size)  # a continued run whose fidelity cases were all done before
     return {"machine": machine_info(cfg.threads, cfg.device), "config": runner.config_dict(),
             "teacher": runner.teacher, "data": runner.data_source, "records": records}
 
@@ -186,8 +240,11 @@ def default_out_dir(root: Path = Path("benchmarks/runs")) -> Path:
 
 
 def check_out_dir(out: Path) -> None:
-    """Refuse an output folder that exists and is not empty (nothing is ever overwritten)."""
+    """Refuse an output folder that exists and is not empty (nothing is ever overwritten), unless it holds an
+    interrupted run (only its partial records and config), which ``run_bench`` continues."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        if out.is_dir() and (out / PARTIAL).is_file() and not (out / "results.json").exists():
+            return
         raise InputError("output folder exists and is not empty; nothing was overwritten. Give a new --out", out)
 
 
@@ -200,26 +257,62 @@ def check_device(device: str) -> None:
                           f"{torch.__version__}, CUDA available: no); run with --device cpu")
 
 
+def _read_partial(out: Path, cfg: SuiteConfig) -> list[dict[str, Any]]:
+    """Records of an interrupted run in ``out`` (checked to be the same suite), else []."""
+    if not (out / PARTIAL).is_file():
+        return []
+    saved = json.loads((out / "config.json").read_text()) if (out / "config.json").is_file() else None
+    if saved != json.loads(json.dumps(to_dict(cfg))):
+        raise InputError("holds an interrupted benchmark of another suite (config.json differs); give a new --out "
+                         "or the same options as before", out)
+    lines = (out / PARTIAL).read_text().splitlines()
+    def number(v: Any) -> Any:
+        return float(v) if v in ("inf", "-inf") else v
+
+    return [{k: number(v) for k, v in json.loads(line).items()} for line in lines if line.strip().endswith("}")]
+
+
 def run_bench(cfg: SuiteConfig, out: Path | None = None, keep_artifacts: bool = False,
               progress: bool = True) -> tuple[dict[str, Any], Path]:
     """Run the suite and write results.json, results.csv, report.md and pareto.png into ``out``.
 
-    The folder is filled in a temporary sibling and renamed into place at the end, so an interrupted run leaves
-    no half-written results. Artifacts are built in a temporary cache (kept under ``out/artifacts`` with
-    ``keep_artifacts``).
+    Before the first case the plan (cases, estimated duration) is printed on stderr. Each finished case is appended
+    to ``out/records.partial.jsonl`` at once, so an interrupted run keeps what it measured; running the same suite
+    into the same ``out`` again continues it (measured cases are not run again). The four result files are written
+    at the end (each atomically) and the partial files removed. Artifacts are built in a temporary cache (kept
+    under ``out/artifacts`` with ``keep_artifacts``).
     """
     check_device(cfg.device)
     out = Path(out) if out is not None else default_out_dir()
     check_out_dir(out)
+    done = _read_partial(out, cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "config.json", json.dumps(to_dict(cfg)) + "\n")
     cache = Path(tempfile.mkdtemp(prefix="sccg-bench-"))
+
+    def plan(cases: list[Case], seconds: float) -> None:
+        models = sorted({c.model for c in cases})
+        again = f" ({len(done)} measured before are kept)" if done else ""
+        print(f"bench plan: {len(cases)} cases to run{again}: {len(models)} model(s) ({', '.join(models)}) x "
+              f"backends {', '.join(sorted({c.backend for c in cases}))} x precisions "
+              f"{', '.join(sorted({c.precision for c in cases}))} x sizes "
+              f"{', '.join(str(s) for s in sorted({c.size for c in cases}))}; estimated {seconds / 60:.0f} min "
+              f"(rough). Each finished case is saved in {out / PARTIAL}; if interrupted, run the same command with "
+              f"--out {out} to continue.", file=sys.stderr, flush=True)
+
+    def save(rec: dict[str, Any]) -> None:
+        with (out / PARTIAL).open("a") as fh:
+            fh.write(json.dumps(json_safe(rec, inf_as_text=True), default=str) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
     try:
-        result = run_suite(cfg, cache, progress=progress)
-        if out.exists():
-            out.rmdir()  # empty (checked above); atomic_dir wants to create it
-        with atomic_dir(out) as tmp:
-            write_outputs(tmp, result)
-            if keep_artifacts and (cache / "artifacts").is_dir():
-                shutil.copytree(cache / "artifacts", tmp / "artifacts", dirs_exist_ok=True)
+        result = run_suite(cfg, cache, on_record=save, progress=progress, done=done, on_plan=plan)
+        write_outputs(out, result)
+        if keep_artifacts and (cache / "artifacts").is_dir():
+            shutil.copytree(cache / "artifacts", out / "artifacts", dirs_exist_ok=True)
+        (out / PARTIAL).unlink(missing_ok=True)
+        (out / "config.json").unlink(missing_ok=True)
     finally:
         shutil.rmtree(cache, ignore_errors=True)
     return result, out

@@ -23,8 +23,13 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root() -> None:
+def _root(verbose: bool = typer.Option(False, "--verbose", help="Show third-party messages (export warnings, "
+                                       "NNCF, runtime logs) on stderr instead of the log file (also accepted after "
+                                       "the command).")) -> None:
     """Structure-constrained CycleGAN for brain MR<->CT: train, distill, quantize, export, bench, convert."""
+    from sccg_edge.cli._common import VERBOSE
+
+    VERBOSE[0] = verbose
 
 
 def _register_all() -> None:
@@ -61,16 +66,16 @@ def _divert_library_output(typer_app: typer.Typer) -> None:
 
     from sccg_edge.cli._common import diverted_stdout
 
-    def wrap(func):  # type: ignore[no-untyped-def]
+    def wrap(func, quiet: bool):  # type: ignore[no-untyped-def]
         @functools.wraps(func)
         def run(*args, **kwargs):  # type: ignore[no-untyped-def]
-            with diverted_stdout():
+            with diverted_stdout(quiet):
                 return func(*args, **kwargs)
 
         return run
 
     for info in typer_app.registered_commands:
-        info.callback = wrap(info.callback)
+        info.callback = wrap(info.callback, quiet=(info.name or info.callback.__name__) != "serve")
     for group in typer_app.registered_groups:
         _divert_library_output(group.typer_instance)
 
@@ -80,8 +85,14 @@ _register_all()
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning user errors into one line on stderr and a non-zero exit code."""
+    from sccg_edge.cli._common import mark_started
+
+    mark_started(whole_process=argv is None)
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--verbose" in args[1:]:  # `sccg-edge quantize --int8 --verbose` means the root option
+        args = ["--verbose"] + [a for a in args if a != "--verbose"]
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=args, standalone_mode=False)
     except SccgError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code

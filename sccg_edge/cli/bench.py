@@ -26,10 +26,11 @@ def bench(
     threads: int | None = typer.Option(None, help="CPU threads per backend (0: all usable cores)."),
     warmup: int | None = typer.Option(None, help="Untimed calls per case (also for heavy models)."),
     iters: int | None = typer.Option(None, help="Timed calls per case (also for heavy models)."),
-    fidelity_slices: int | None = typer.Option(None, help="Test slices per direction for fidelity."),
+    fidelity_slices: int | None = typer.Option(None, help="Test slices per direction for fidelity (0: every test "
+                                                         "slice, the default)."),
     config: Path | None = typer.Option(None, help="Suite YAML (e.g. benchmarks/cpu.yaml); flags override it."),
-    out: Path | None = typer.Option(None, help="Output folder (must be new or empty). Default: "
-                                       "benchmarks/runs/<timestamp>/."),
+    out: Path | None = typer.Option(None, help="Output folder (new or empty, or an interrupted run's to continue "
+                                       "it). Default: benchmarks/runs/<timestamp>/."),
     keep_artifacts: bool = typer.Option(False, help="Keep the generated ONNX/IR files under OUT/artifacts."),
     no_paper_baseline: bool = typer.Option(False, help="Do not add the paper-architecture FP32 baseline."),
     set_: list[str] = typer.Option([], "--set", help="Override any SuiteConfig key: --set heavy_gmac=50"),
@@ -38,7 +39,7 @@ def bench(
     """Benchmark models x backends x precisions x sizes; writes results.json/.csv, report.md and pareto.png."""
     from sccg_edge.bench import check_device, check_out_dir, default_out_dir, run_bench
     from sccg_edge.bench.report import results_table, summary
-    from sccg_edge.cli._common import print_json, result_console
+    from sccg_edge.cli._common import env_set, print_json, result_console
     from sccg_edge.config import apply_overrides, load_suite_config, parse_set
     from sccg_edge.utils.jsonsafe import json_safe
 
@@ -49,11 +50,12 @@ def bench(
                             sizes=str(size) if size else sizes, data=str(data) if data else None, threads=threads,
                             warmup=warmup, iters=iters, heavy_warmup=warmup, heavy_iters=iters,
                             fidelity_slices=fidelity_slices, paper_baseline=False if no_paper_baseline else None)
-    cfg = apply_overrides(cfg, parse_set(set_), "--set")
+    cfg = apply_overrides(cfg, parse_set(env_set("bench") + list(set_)), "--set")
     result, folder = run_bench(cfg, target, keep_artifacts=keep_artifacts, progress=True)
     if as_json:
         print_json(json_safe({"out": str(folder), "summary": summary(result), "machine": result["machine"],
                               "records": result["records"]}, inf_as_text=True))
         return
-    result_console().print(results_table(result))
+    console = result_console()
+    console.print(results_table(result, console.width if console.is_terminal else None))
     typer.echo(f"wrote {folder}/ (results.json, results.csv, report.md, pareto.png)")

@@ -27,19 +27,22 @@ def calibrate(
 
 
 def quantize(
-    model: str = typer.Option(..., help="Shipped model name, model/run folder or generator .safetensors file."),
-    direction: str = typer.Option(..., help="mr2ct or ct2mr."),
+    model: str = typer.Option("", help="Shipped model name, model/run folder or generator .safetensors file. "
+                                       "Default: the shipped student-s."),
+    direction: str = typer.Option("both", help="mr2ct, ct2mr or both (into OUT/mr2ct and OUT/ct2mr)."),
     fp16: bool = typer.Option(False, "--fp16", help="FP16 artifact."),
     int8: bool = typer.Option(False, "--int8", help="INT8 artifact."),
     qat: bool = typer.Option(False, "--qat", help="Quantization-aware fine-tuning (with --int8)."),
-    target: str = typer.Option("openvino", help="openvino | onnx | tensorrt (onnx/tensorrt: Q/DQ or FP16 ONNX)."),
+    target: str = typer.Option("", help="openvino | onnx | tensorrt (onnx/tensorrt: Q/DQ or FP16 ONNX). Default: "
+                                        "the fastest INT8 target here (OpenVINO on a CPU)."),
     calibration: str = typer.Option("", help="Calibration manifest (default: the data's calibration split)."),
     max_psnr_drop: float = typer.Option(0.0, help="OpenVINO INT8: keep layers in FP32 until the PSNR drop "
                                                    "vs ground truth is within this many dB (0: plain PTQ)."),
     size: int = typer.Option(256, help="Static input size."),
     data: str = typer.Option("", help="Paired data folder (validation and QAT data)."),
     qat_steps: int = typer.Option(300, help="QAT optimisation steps."),
-    out: Path = typer.Option(..., help="New artifact folder."),
+    out: Path = typer.Option(None, help="New artifact folder. Default: runs/quantize-<model>-<precision>-<target>-"
+                                        "<timestamp>."),
     set_: list[str] = typer.Option([], "--set", help="Override any QuantConfig key: --set subset_size=32 "
                                                      "--set keep_fp32=head,blocks/block0"),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
@@ -47,22 +50,50 @@ def quantize(
     """Build an FP16 or INT8 artifact and its model card (fidelity vs the FP32 source on the validation split)."""
     from dataclasses import replace
 
-    from sccg_edge.cli._common import print_json, print_kv_table
+    from sccg_edge.cli._common import env_set, print_json, print_kv_table, say
     from sccg_edge.config import QATConfig, QuantConfig, apply_overrides, parse_set
     from sccg_edge.errors import ConfigError
-    from sccg_edge.quantize import quantize_artifact
+    from sccg_edge.quantize import (
+        DEFAULT_MODEL,
+        default_out,
+        fastest_int8_target,
+        quantize_artifact,
+        quantize_directions,
+    )
 
     if fp16 == int8:
         raise ConfigError("give exactly one of --fp16 and --int8")
-    cfg = QuantConfig(mode="fp16" if fp16 else "int8", target=target, size=size, calibration=calibration,
+    chosen = []
+    if not model:
+        model, _ = DEFAULT_MODEL, chosen.append(f"--model {DEFAULT_MODEL} (the shipped default student)")
+    if not target:
+        target, why = fastest_int8_target("cpu")
+        chosen.append(f"--target {target} ({why})")
+    mode = "fp16" if fp16 else "int8"
+    if out is None:
+        out = default_out(model, mode, target)
+        chosen.append(f"--out {out}")
+    cfg = QuantConfig(mode=mode, target=target, size=size, calibration=calibration,
                       data=data, max_psnr_drop=max_psnr_drop, qat=qat)
-    cfg = apply_overrides(replace(cfg, qat_cfg=replace(QATConfig(), steps=qat_steps)), parse_set(set_), "--set")
-    result = quantize_artifact(model, direction, cfg, out)
+    cfg = apply_overrides(replace(cfg, qat_cfg=replace(QATConfig(), steps=qat_steps)),
+                          parse_set(env_set("quantize") + list(set_)), "--set")
+    say(f"quantize: {model} to {mode.upper()} for {target}, direction {direction}, {cfg.size}x{cfg.size}, into {out}")
+    if chosen:
+        say("  chosen: " + "; ".join(chosen) + ". Change with --model, --direction, --target, --size, --out")
+    if direction == "both":
+        result = quantize_directions(model, ("mr2ct", "ct2mr"), cfg, out)
+        per = result["directions"]
+    else:
+        result = quantize_artifact(model, direction, cfg, out)
+        per = {direction: result}
     if json_out:
         print_json(result)
-    else:
-        print_kv_table("quantize", {k: result[k] for k in ("out", "format", "precision", "bytes")}
-                       | {f"fidelity.{k}": v for k, v in result["fidelity"].items()})
+        return
+    for name, res in per.items():
+        print_kv_table(f"quantize {name}", {k: res[k] for k in ("out", "format", "precision", "bytes")}
+                       | {f"fidelity.{k}": v for k, v in res["fidelity"].items()})
+    say(f"wrote {out}: model file, card.md (fidelity vs the FP32 source on the validation split)"
+        + (" per direction" if direction == "both" else ""))
 
 
 def quant_table(

@@ -30,7 +30,7 @@ class SuiteConfig:
     heavy_iters: int = 3
     heavy_lowp_max_size: int = 256  # heavy models: non-fp32 precisions only at sizes <= this
     fidelity_size: int = 256  # fidelity only for cases at this size (0: no fidelity)
-    fidelity_slices: int = 2
+    fidelity_slices: int = 0  # test slices per direction for fidelity (0: every test slice)
     calib_slices: int = 16
     paper_baseline: bool = True  # always time the paper architecture in fp32
     data: str = ""

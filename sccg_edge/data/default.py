@@ -29,9 +29,10 @@ def _is_pairs_folder(path: Path) -> bool:
 def find_shared_pairs() -> Path | None:
     """The folder of real CT/MR pairs, if this machine has one.
 
-    Looks, in order, at ``$SCCG_SHARED_DATA/brain-ct-mr-pairs``, then ``../shared/data/brain-ct-mr-pairs``
-    relative to the current working directory and to the repository holding this package. A candidate counts
-    only when it has both ``ct/`` and ``mr/`` sub-folders.
+    Looks at ``$SCCG_SHARED_DATA/brain-ct-mr-pairs`` alone when that variable is set (so pointing it at a folder
+    without pairs means "no real data here"), else at ``../shared/data/brain-ct-mr-pairs`` relative to the
+    current working directory and to the repository holding this package. A candidate counts only when it has
+    both ``ct/`` and ``mr/`` sub-folders.
 
     Returns:
         The resolved folder, or None when none exists.
@@ -40,13 +41,30 @@ def find_shared_pairs() -> Path | None:
     env = os.environ.get(SHARED_PAIRS_ENV)
     if env:
         candidates.append(Path(env).expanduser() / PAIRS_SUBDIR)
-    repo = Path(__file__).resolve().parents[2]
-    for root in (Path.cwd(), repo):
-        candidates.append(root.parent / "shared" / "data" / PAIRS_SUBDIR)
+    else:
+        repo = Path(__file__).resolve().parents[2]
+        for root in (Path.cwd(), repo):
+            candidates.append(root.parent / "shared" / "data" / PAIRS_SUBDIR)
     for candidate in candidates:
         if _is_pairs_folder(candidate):
             return candidate.resolve()
     return None
+
+
+def display_path(path: Path | str) -> str:
+    """``path`` as reports and cards name it: relative to the repository (``../shared/data/...``, ``runs/x``) when it
+    lies in or beside it, ``~/...`` under the home folder, else as given; never another machine's absolute path
+    when a relative one exists."""
+    path = Path(path).expanduser()
+    full = path.resolve() if path.exists() else path.absolute()
+    repo = Path(__file__).resolve().parents[2]
+    for base, prefix in ((repo, ""), (repo.parent, "../")):
+        if full.is_relative_to(base):
+            return prefix + str(full.relative_to(base)) if full != base else "."
+    home = Path.home().resolve()
+    if full.is_relative_to(home):
+        return "~/" + str(full.relative_to(home))
+    return str(path)
 
 
 def cache_dir() -> Path:
@@ -98,8 +116,17 @@ def default_pairs_root(prefer_shared: bool = True, *, size: int = 256, patients:
     if prefer_shared:
         shared = find_shared_pairs()
         if shared is not None:
-            return shared, f"real brain CT/MR pairs (PNG) at {shared}"
+            return shared, f"real brain CT/MR pairs (PNG) at {display_path(shared)}"
     path = ensure_phantom(size=size, patients=patients, seed=seed)
     log.warning("using the SYNTHETIC phantom data set at %s (not real patients)", path)
     return path, (f"SYNTHETIC digital brain phantom (DICOM, {patients} patients, {size}x{size}, seed {seed}) "
-                  f"at {path}")
+                  f"at {display_path(path)}")
+
+
+def describe_folder(root: Path) -> str:
+    """What a user-given data folder holds, named by a relative path: the SYNTHETIC phantom (its README says so)
+    or paired data."""
+    readme = Path(root) / "README.txt"
+    if readme.is_file() and "SYNTHETIC" in readme.read_text(errors="replace"):
+        return f"SYNTHETIC digital brain phantom at {display_path(root)}"
+    return f"paired data at {display_path(root)}"

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from sccg_edge.config.data import DataConfig
-from sccg_edge.data.default import default_pairs_root
+from sccg_edge.data.default import default_pairs_root, describe_folder
 from sccg_edge.data.pairs import PairRecord, list_pairs, load_pair
 from sccg_edge.data.register import register_pair
 from sccg_edge.data.splits import spec_from_lists, split_records
@@ -69,7 +69,7 @@ def resolve_data_root(cfg: DataConfig) -> tuple[Path, str]:
         if not root.exists():
             raise InputError("data folder not found; pass --data with a PNG pair folder (ct/, mr/) or a phantom "
                              "folder written by `sccg-edge data phantom`", root)
-        return root, f"user data {root}"
+        return root, describe_folder(root)
     return default_pairs_root()
 
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 def export_students(branches: list[Branch], cfg: DistillConfig, out: Path, teacher_info: dict[str, Any],
-                    state: dict[str, Any]) -> dict[str, Any]:
+                    state: dict[str, Any], data: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write RUN/student/g_<direction>.safetensors (best checkpoint, else current weights) and the model card.
 
     A run distilled on every patient (``data.train_patients`` set, no ``val_patients``) validates on its own training
@@ -37,7 +37,7 @@ def export_students(branches: list[Branch], cfg: DistillConfig, out: Path, teach
                 load_module(student, best / f"s_{b.direction}.safetensors")
             save_generator(student, tmp / f"g_{b.direction}.safetensors", b.direction, cfg.data.size,
                            cfg.data.ct_window, extra=extra)
-        card = student_card(branches, cfg, teacher_info, state, from_best)
+        card = {**student_card(branches, cfg, teacher_info, state, from_best), "data": data or {}}
         atomic_write_text(tmp / "student_card.json", json.dumps(card, indent=2))
         atomic_write_text(tmp / "student_card.md", card_markdown(card))
     return {"student": str(folder), "card": str(folder / "student_card.md")}
@@ -73,6 +73,11 @@ def card_markdown(card: dict[str, Any]) -> str:
              f"| params | {c['student_params']:,} | {c['teacher_params']:,} |",
              f"| GMAC @256 | {c['student_macs_256'] / 1e9:.2f} | {c['teacher_macs_256'] / 1e9:.2f} |",
              f"| GMAC @512 | {c['student_macs_512'] / 1e9:.2f} | {c['teacher_macs_512'] / 1e9:.2f} |"]
+    data = card.get("data") or {}
+    if data:
+        lines += ["", (f"Validation metrics (0..255 scale) on {data['val_slices']} slices of {data['val_patients']} "
+                       f"validation patient(s) of the {data['description']}."), "", "| | student | teacher |",
+                  "|---|---|---|"]
     for key in sorted(k for k in card["val_teacher"] if k != "score"):
         if key in card["val_student"]:
             lines.append(f"| val {key} | {card['val_student'][key]:.4g} | {card['val_teacher'][key]:.4g} |")

@@ -30,7 +30,7 @@ from torch import nn
 
 from sccg_edge.backends import load_backend
 from sccg_edge.config import DistillConfig
-from sccg_edge.data.slices import SliceSet, load_train_val
+from sccg_edge.data.slices import SliceSet, load_train_val, resolve_data_root
 from sccg_edge.distill.card import export_students
 from sccg_edge.engine.loop import Run, StepProgress, run_epochs, schedule, start_session, write_csv_row
 from sccg_edge.engine.parallel import (
@@ -264,7 +264,10 @@ def distill(cfg: DistillConfig, teacher_spec: str | Path | None, out: Path, resu
                                  device)
     if rank == 0:
         run.checkpoint(out / "checkpoints" / "last")
-        export = export_students(branches, cfg, out, teacher_info, state)
+        n_val = len(val) if not cfg.val_max_slices else min(cfg.val_max_slices, len(val))
+        data = {"description": resolve_data_root(cfg.data)[1], "val_slices": n_val,
+                "val_patients": len(set(val.patients[:n_val]))}
+        export = export_students(branches, cfg, out, teacher_info, state, data)
     else:
         export = {}
     dist_finish(world)

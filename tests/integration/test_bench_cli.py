@@ -4,6 +4,7 @@ files, and no overwriting."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,39 @@ def test_bench_cli_writes_four_files(bench_inputs: dict[str, Path], capsys: pyte
     rc = main(["bench", "--models", models, "--size", "32", "--out", str(out)])
     assert rc == 2 and "not empty" in capsys.readouterr().err
     assert snapshot(out) == before
+
+
+def test_bench_plans_saves_each_case_and_continues(bench_inputs: dict[str, Path],
+                                                   capsys: pytest.CaptureFixture) -> None:
+    """The plan and an estimate come first; each finished case is on disk at once; a rerun into the same folder keeps
+    what was measured and runs only the rest."""
+    from sccg_edge.bench.runner import PARTIAL
+
+    out = bench_inputs["root"] / "resumable"
+    argv = ["bench", "--models", str(bench_inputs["narrow"]), "--size", "32", "--iters", "1", "--warmup", "0",
+            "--threads", "1", "--precisions", "fp32", "--backends", "torch,openvino", "--data",
+            str(bench_inputs["data"]), "--fidelity-slices", "1", "--no-paper-baseline", "--out", str(out)]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert re.search(r"bench plan: 2 cases to run: 1 model\(s\) .*estimated \d+ min", err)
+    assert f"--out {out}" in err and not (out / PARTIAL).exists()
+    done = json.loads((out / "results.json").read_text())["records"]
+    # an interrupted run: only its first case saved, no result files yet
+    interrupted = bench_inputs["root"] / "interrupted"
+    interrupted.mkdir()
+    config = json.loads((out / "results.json").read_text())["config"]
+    (interrupted / "config.json").write_text(json.dumps(config) + "\n")
+    first = {**done[0], "wall_s": 12345.0}  # a mark: a case run again would get its own wall time
+    (interrupted / PARTIAL).write_text(json.dumps(first) + "\n")
+    assert main([*argv[:-1], str(interrupted)]) == 0
+    err = capsys.readouterr().err
+    assert "1 cases to run (1 measured before are kept)" in err
+    again = json.loads((interrupted / "results.json").read_text())["records"]
+    assert [r["wall_s"] for r in again][0] == 12345.0 and again[1]["wall_s"] != 12345.0
+    assert [(r["backend"], r["status"]) for r in again] == [(r["backend"], r["status"]) for r in done]
+    assert not (interrupted / PARTIAL).exists() and not (interrupted / "config.json").exists()
+    # a folder holding another suite's interrupted run is refused, nothing overwritten
+    (interrupted / "results.json").rename(interrupted / "old.json")
+    (interrupted / PARTIAL).write_text(json.dumps(first) + "\n")
+    (interrupted / "config.json").write_text(json.dumps({"other": 1}) + "\n")
+    assert main([*argv[:-1], str(interrupted)]) == 2 and "another suite" in capsys.readouterr().err

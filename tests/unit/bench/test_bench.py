@@ -110,3 +110,49 @@ def test_model_table_speedups_and_fidelity_deltas() -> None:
     assert rows["s"]["speedup_same_runtime"] == pytest.approx(25.0)
     assert rows["s"]["d_sct_psnr"] == pytest.approx(-0.5) and rows["s"]["d_smr_ssim"] == pytest.approx(0.01)
     assert rows["teacher"]["speedup_best_vs_best"] == pytest.approx(1.0)
+
+
+def _result(reference: str) -> dict:
+    def rec(model, backend, precision, ms, **extra):
+        return {"model": model, "backend": backend, "precision": precision, "size": 256, "status": "ok",
+                "trained": True, "baseline_only": False, "is_teacher": model == reference, "gmacs": 1.0,
+                "lat_median_ms": ms, **extra}
+
+    fid = {"fidelity_slices": 21, "fidelity_patients": 1}
+    records = [rec(reference, "torch", "fp32", 515.0, mean_psnr=15.0, mean_ssim=0.6, **fid),
+               rec(reference, "openvino", "fp32", 56.0), rec("s", "openvino", "int8", 1.0, mean_psnr=14.5,
+                                                                mean_ssim=0.55, status_note="", **fid)]
+    machine = {"isa": {"avx2": True}, "cpu_model": "cpu", "usable_cores": 2, "threads": 0, "versions": {},
+               "device": "cpu"}
+    return {"records": records, "teacher": reference, "machine": machine, "data": "SYNTHETIC phantom"}
+
+
+def test_headline_speedup_is_against_the_references_best_runtime_and_names_it() -> None:
+    from sccg_edge.bench.report import report_markdown, summary
+
+    s = summary(_result("teacher"))["256"]
+    assert s["speedup"] == pytest.approx(56.0) and s["reference_best_fp32"] == "teacher openvino fp32"
+    text = report_markdown(_result("teacher"))
+    assert "**56.0x** faster than the teacher's best FP32 runtime at the same size (teacher openvino fp32" in text
+    assert "n = 21 slices, 1 patient" in text and "515" not in text.split("## Models")[0].split("faster")[0]
+    other = report_markdown(_result("student-s"))  # no teacher among the models: no model is called the teacher
+    assert "teacher FP32" not in other and "the reference model student-s (no teacher was benchmarked)" in other
+    assert "faster than the reference model's best FP32 runtime" in other
+
+
+def test_terminal_table_is_compact_when_narrow_or_piped() -> None:
+    from rich.console import Console
+
+    from sccg_edge.bench.report import results_table
+
+    result = _result("teacher")
+    result["records"][1]["status"] = "unsupported: a long reason " * 4
+    for width in (None, 100):
+        console = Console(width=120, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+        console.print(results_table(result, width))
+        lines = console.export_text().splitlines()
+        assert max(len(line) for line in lines) <= 120 and "long reason" not in "".join(lines)
+        assert len([line for line in lines if "teacher" in line]) == 2  # one line per record: nothing wraps
+    console = Console(width=200, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+    console.print(results_table(result, 200))
+    assert "agree PSNR" in console.export_text()

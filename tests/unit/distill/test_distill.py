@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -40,9 +41,13 @@ def test_cli_distill_two_epochs_exports_loadable_students(phantom_data, tiny_tea
     sets = ["data.size=32", "data.crop=0", "optim.batch_size=2", "threads=1", "student.ngf=4", "student.n_blocks=2",
             "loss.feature_pairs=enc:enc", "loss.lambda_adv=1", "loss.ndf=8"]
     argv = ["distill", "--teacher", str(tiny_teacher), "--data", str(phantom_data), "--out", str(out),
-            "--epochs", "2", *[a for s in sets for a in ("--set", s)]]
+            "--epochs", "2", "--recipe", "distill", "--json", *[a for s in sets for a in ("--set", s)]]
+    t0 = time.time()
     assert main(argv) == 0
+    took = time.time() - t0
     summary = json.loads(capsys.readouterr().out)
+    # wall_s is the command's own duration (set-up, teacher scoring and the card included), training a part of it
+    assert summary["train_wall_s"] <= summary["wall_s"] <= took + 0.5 and summary["wall_s"] >= took - 1.0
     assert summary["epoch"] == 2 and summary["global_step"] == len(_steps(out)) > 0
     for rel in ("config.yaml", "metrics.csv", "checkpoints/last/state.json", "checkpoints/best/weights/s_mr2ct.safetensors",
                 "student/student_card.md", "student/student_card.json"):
