@@ -63,6 +63,8 @@ def quantize(
     else:
         print_kv_table("quantize", {k: result[k] for k in ("out", "format", "precision", "bytes")}
                        | {f"fidelity.{k}": v for k, v in result["fidelity"].items()})
+    if result.get("speed"):
+        typer.echo(result["speed"]["note"], err=True)
 
 
 def quant_table(
