@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -76,7 +78,8 @@ def time_interleaved(runs: dict[str, Any], x: np.ndarray, iters: int) -> dict[st
             for k in runs}
 
 
-def study(model: str, size: int, work: Path, iters: int, threads: int, subset: int) -> list[dict[str, Any]]:
+def study(model: str, size: int, work: Path, iters: int, threads: int, subset: int, forms: list[str],
+          extended: list[str]) -> list[dict[str, Any]]:
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     direction = "mr2ct"
@@ -90,10 +93,10 @@ def study(model: str, size: int, work: Path, iters: int, threads: int, subset: i
     pre = work / f"{model}-{size}-pre.onnx"
     quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
     paths = {"fp32": fp32}
-    for name, form in FORMS.items():
+    for name in forms:
         paths[name] = work / f"{model}-{size}-{name}.onnx"
-        quantize_form(pre, paths[name], calib, form, cfg.keep_fp32)
-    for name in ("fp32", "qdq-u8s8-pc-conv", "qdq-s8s8-pc-conv", "qop-u8s8-pc-conv"):  # graph optimisation level
+        quantize_form(pre, paths[name], calib, FORMS[name], cfg.keep_fp32)
+    for name in extended:  # the same file at graph optimisation level EXTENDED instead of ALL
         paths[f"{name}@extended"] = paths[name]
     runs = {}
     for name, path in paths.items():
@@ -125,14 +128,22 @@ def main() -> None:
     ap.add_argument("--iters", type=int, default=20)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--subset", type=int, default=16, help="calibration slices")
+    ap.add_argument("--forms", default=",".join(FORMS), help="forms of FORMS to build")
+    ap.add_argument("--extended", default="fp32,qdq-u8s8-pc-conv,qdq-s8s8-pc-conv,qop-u8s8-pc-conv",
+                    help="models also timed at graph optimisation level EXTENDED")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    work = args.out / "work"
-    work.mkdir(exist_ok=True)
-    rows = []
+    old = json.loads((args.out / "results.json").read_text())["rows"] if (args.out / "results.json").exists() else []
+    rows = list(old)  # resumable: (model, size) pairs already measured are kept, as measured by their command
+    done = {(r["model"], r["size"]) for r in old}
     for model in args.models.split(","):
         for size in (int(s) for s in args.sizes.split(",")):
-            rows += study(model, size, work, args.iters, args.threads, args.subset)
+            if (model, size) in done:
+                continue
+            with tempfile.TemporaryDirectory(prefix="ort-int8-") as work:
+                new = study(model, size, Path(work), args.iters, args.threads, args.subset, args.forms.split(","),
+                            args.extended.split(","))
+            rows += [dict(r, command=" ".join(["python", *sys.argv])) for r in new]
             (args.out / "results.json").write_text(json.dumps(
                 {"machine": machine_info(threads=args.threads), "args": {k: str(v) for k, v in vars(args).items()},
                  "rows": rows}, indent=1) + "\n")
