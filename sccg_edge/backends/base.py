@@ -107,11 +107,11 @@ def ensure_registered(name: str | None = None) -> None:
     imports only its own runtime (an OpenVINO or ONNX Runtime conversion starts without importing torch).
     """
     if name == "onnxruntime":
-        from sccg_edge.backends import onnxruntime_backend  # noqa: F401
+        from sccg_edge.backends import onnxruntime_backend
     elif name == "openvino":
-        from sccg_edge.backends import openvino_backend  # noqa: F401
+        from sccg_edge.backends import openvino_backend
     else:
-        from sccg_edge.backends import (  # noqa: F401
+        from sccg_edge.backends import (
             onnxruntime_backend,
             openvino_backend,
             tensorrt_backend,

@@ -13,7 +13,6 @@ from typing import Any
 
 import yaml
 
-
 #: model files an export / quantize folder may hold, the deployable one first (an OpenVINO export keeps its ONNX too)
 ARTIFACT_FILES = ("model.engine", "model.xml", "model.onnx")
 

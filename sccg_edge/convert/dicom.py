@@ -23,8 +23,8 @@ Patient attributes are copied into the output files (same patient) but never pri
 
 from __future__ import annotations
 
-from copy import deepcopy
 from collections.abc import Iterator
+from copy import deepcopy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any

@@ -14,7 +14,6 @@ from sccg_edge.config import QuantConfig
 from sccg_edge.export import to_openvino
 from sccg_edge.quantize.calibration import CalibrationSet
 
-
 #: the operators a Q/DQ INT8 ONNX quantizes (everything else runs in float between them)
 QDQ_OPS = ("Conv", "ConvTranspose")
 

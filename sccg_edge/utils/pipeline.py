@@ -66,7 +66,7 @@ class BackgroundTasks:
     def __enter__(self) -> BackgroundTasks:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         try:
             if exc[0] is None:
                 self.wait()
