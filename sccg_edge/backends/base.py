@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from sccg_edge.backends.cards import artifact_metadata
+from sccg_edge.backends.cards import artifact_file, artifact_metadata
 from sccg_edge.backends.runtimes import RUNTIME_PACKAGES, runtime_installed
 from sccg_edge.errors import ConfigError, InputError, MissingDependencyError
 from sccg_edge.registry import Registry
@@ -98,18 +98,25 @@ def _check_input(x: Any) -> None:
 BACKENDS: Registry[type[Backend]] = Registry("backend")
 
 
-def ensure_registered() -> None:
-    """Import every backend module, which registers its class in :data:`BACKENDS`.
+def ensure_registered(name: str | None = None) -> None:
+    """Import the module of backend ``name`` (every backend module when None), which registers its class in
+    :data:`BACKENDS`.
 
     This is the one import circle of the package (base -> a backend module -> base): the registry is filled on first
-    use, so that importing :mod:`sccg_edge.backends` loads no backend module and no runtime.
+    use, so that importing :mod:`sccg_edge.backends` loads no backend module and no runtime, and loading one backend
+    imports only its own runtime (an OpenVINO or ONNX Runtime conversion starts without importing torch).
     """
-    from sccg_edge.backends import (  # noqa: F401
-        onnxruntime_backend,
-        openvino_backend,
-        tensorrt_backend,
-        torch_backend,
-    )
+    if name == "onnxruntime":
+        from sccg_edge.backends import onnxruntime_backend
+    elif name == "openvino":
+        from sccg_edge.backends import openvino_backend
+    else:
+        from sccg_edge.backends import (
+            onnxruntime_backend,
+            openvino_backend,
+            tensorrt_backend,
+            torch_backend,
+        )
 
 
 def backend_names() -> list[str]:
@@ -151,20 +158,23 @@ def load_backend(name: str, artifact: Any, device: str = "cpu", threads: int = 0
         MissingDependencyError: the runtime is not installed (the message names the extra).
         InputError: the artifact is missing or of the wrong kind.
     """
-    ensure_registered()
+    ensure_registered(name)
     if name not in BACKENDS:
         raise ConfigError(f"unknown backend '{name}'; choose one of: {', '.join(BACKENDS.names())} "
                           f"(available here for {device}: {', '.join(available_backends(device)) or 'none'})")
     cls = BACKENDS.get(name)
     if not runtime_installed(name):
         raise missing_runtime(name, device)
+    if name != "torch" and isinstance(artifact, (str, Path)):
+        artifact = artifact_file(Path(artifact)) or artifact  # the folder export / quantize wrote -> its model file
     return cls(artifact, device=device, threads=threads, direction=direction, **options)
 
 
 def backend_for_artifact(artifact: str | Path) -> str:
-    """The backend that loads ``artifact``: .onnx -> onnxruntime, .xml -> openvino, .engine/.plan -> tensorrt,
-    .safetensors / a folder / a shipped model name -> torch."""
-    path = Path(artifact)
+    """The backend that loads ``artifact``: .onnx -> onnxruntime, .xml -> openvino, .engine/.plan -> tensorrt, an
+    export / quantize folder -> the backend of the model file in it, .safetensors / a model folder / a shipped model
+    name -> torch."""
+    path = artifact_file(Path(artifact)) or Path(artifact)
     suffix = path.suffix.lower()
     table = {".onnx": "onnxruntime", ".xml": "openvino", ".engine": "tensorrt", ".plan": "tensorrt",
              ".safetensors": "torch"}

@@ -13,6 +13,25 @@ from typing import Any
 
 import yaml
 
+#: model files an export / quantize folder may hold, the deployable one first (an OpenVINO export keeps its ONNX too)
+ARTIFACT_FILES = ("model.engine", "model.xml", "model.onnx")
+
+
+def artifact_file(folder: Path) -> Path | None:
+    """The model file inside an artifact folder that ``export`` or ``quantize`` wrote (the file its ``card.json``
+    names, else the first of :data:`ARTIFACT_FILES` present); None when ``folder`` is not such a folder."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    try:
+        named = json.loads((folder / "card.json").read_text()).get("file")
+    except (OSError, ValueError, AttributeError):
+        named = None
+    if isinstance(named, str) and Path(named).suffix in (".engine", ".plan", ".xml", ".onnx") \
+            and (folder / Path(named).name).is_file():
+        return folder / Path(named).name
+    return next((folder / n for n in ARTIFACT_FILES if (folder / n).is_file()), None)
+
 
 def artifact_metadata(artifact: Path | None) -> dict[str, Any]:
     """What the export/quantize step recorded beside an artifact (``card.json`` or ``config.yaml``), if anything."""

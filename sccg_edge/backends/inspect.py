@@ -77,16 +77,6 @@ def onnx_precisions(path: Path) -> dict[str, dict[str, int]]:
     return groups
 
 
-def ir_precision(model: Any) -> tuple[str, str]:
-    """(precision, weights) of an OpenVINO model: "int8" when it has FakeQuantize ops, else by constant type."""
-    types = {op.get_type_name() for op in model.get_ops()}
-    weights = {str(op.get_output_element_type(0)) for op in model.get_ops() if op.get_type_name() == "Constant"}
-    weight_kind = "fp16" if any("f16" in w and "bf16" not in w for w in weights) else "fp32"
-    if "FakeQuantize" in types or any(w in ("<Type: 'int8_t'>", "<Type: 'uint8_t'>", "i8", "u8") for w in weights):
-        return "int8", weight_kind
-    return weight_kind, weight_kind
-
-
 def _ov_weight_kind(node: Any, depth: int = 5) -> str:
     """int8 / fp16 / fp32 of a convolution's weights, followed back through converts and fake-quantizers."""
     src = node.input_value(1).get_node()

@@ -14,7 +14,8 @@ from sccg_edge.errors import ConfigError, InputError
 
 @BACKENDS.register("onnxruntime")
 class OnnxRuntimeBackend(Backend):
-    """An ``InferenceSession`` with all graph optimisations, ``threads`` intra-op threads and one inter-op thread.
+    """An ``InferenceSession`` with all graph optimisations (EXTENDED for a Q/DQ INT8 graph), ``threads`` intra-op
+    threads and one inter-op thread.
 
     Options:
         precision: label to record; by default guessed from the graph (int8 when it holds quantize nodes).
@@ -35,8 +36,15 @@ class OnnxRuntimeBackend(Backend):
                 raise ConfigError("ONNX Runtime has no CUDAExecutionProvider here (install onnxruntime-gpu on a "
                                   "machine with CUDA); use --device cpu")
             providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        try:
+            graph = onnx_precision(path)
+        except Exception:  # noqa: BLE001 - an unreadable file: the session below says why
+            graph = "fp32"
         opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Q/DQ INT8 graphs: ENABLE_ALL's layout pass wraps every fused QLinearConv in NHWC transposes, which made INT8
+        # slower than FP32; EXTENDED keeps the fused NCHW kernels (benchmarks/results/2026-12-04_ort_int8)
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED if graph == "int8" else \
+            ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
@@ -49,7 +57,7 @@ class OnnxRuntimeBackend(Backend):
         self.input_name = inp.name
         self.input_dtype = np.float16 if inp.type == "tensor(float16)" else np.float32
         self.precision = check_precision(precision, ("fp32", "fp16", "bf16", "int8"), self.name) if precision \
-            else onnx_precision(path)
+            else graph
 
     @classmethod
     def supports(cls, device: str) -> bool:

@@ -8,13 +8,25 @@ from typing import Any
 import numpy as np
 
 from sccg_edge.backends.base import BACKENDS, Backend, check_precision, require_file
-from sccg_edge.backends.inspect import ir_precision
 from sccg_edge.backends.runtimes import import_runtime
 from sccg_edge.errors import ConfigError, InputError
 
 _HINTS = {"fp32": "f32", "fp16": "f16", "bf16": "bf16"}
 _CAPABILITY = {"fp16": "FP16", "bf16": "BF16"}
 _PURPOSE = "the 'openvino' backend"
+
+
+def ir_precision(model: Any) -> tuple[str, str]:
+    """(precision, weights) of an OpenVINO model: "int8" when it has FakeQuantize ops, else by constant type.
+
+    It lives here rather than in :mod:`.inspect` so that loading an IR imports no ``onnx`` (a faster start-up).
+    """
+    types = {op.get_type_name() for op in model.get_ops()}
+    weights = {str(op.get_output_element_type(0)) for op in model.get_ops() if op.get_type_name() == "Constant"}
+    weight_kind = "fp16" if any("f16" in w and "bf16" not in w for w in weights) else "fp32"
+    if "FakeQuantize" in types or any(w in ("<Type: 'int8_t'>", "<Type: 'uint8_t'>", "i8", "u8") for w in weights):
+        return "int8", weight_kind
+    return weight_kind, weight_kind
 
 
 @BACKENDS.register("openvino")
@@ -50,7 +62,7 @@ class OpenVinoBackend(Backend):
         if self.threads and self.ov_device == "CPU":
             self.config["INFERENCE_NUM_THREADS"] = self.threads
         self.config.update(extra_config or {})
-        model = self._read()
+        model = self._model = self._read()  # read once; reshaped and compiled per input shape
         kind, self.weights_precision = ir_precision(model)
         self.precision = "int8" if kind == "int8" else (precision if precision != "fp32" else kind)
         self.inference_precision = _HINTS[precision]
@@ -73,7 +85,7 @@ class OpenVinoBackend(Backend):
     def request_for(self, shape: tuple[int, ...]) -> Any:
         """The infer request of the model compiled for ``shape`` (compiled on first use, then cached)."""
         if shape not in self._compiled:
-            model = self._read()
+            model = self._model
             try:
                 model.reshape({model.input(0): list(shape)})
             except RuntimeError as err:

@@ -37,6 +37,7 @@ def bench(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of the table."),
 ) -> None:
     """Benchmark models x backends x precisions x sizes; writes results.json/.csv, report.md and pareto.png."""
+    from sccg_edge.backends.speed import fastest_lines
     from sccg_edge.bench import check_device, check_out_dir, default_out_dir, run_bench
     from sccg_edge.bench.report import results_table, summary
     from sccg_edge.cli._common import env_set, print_json, result_console
@@ -54,8 +55,11 @@ def bench(
     result, folder = run_bench(cfg, target, keep_artifacts=keep_artifacts, progress=True)
     if as_json:
         print_json(json_safe({"out": str(folder), "summary": summary(result), "machine": result["machine"],
-                              "records": result["records"]}, inf_as_text=True))
+                              "records": result["records"],
+                              "fastest": fastest_lines(result["records"])}, inf_as_text=True))
         return
     console = result_console()
     console.print(results_table(result, console.width if console.is_terminal else None))
+    for line in fastest_lines(result["records"]):
+        typer.echo(line)
     typer.echo(f"wrote {folder}/ (results.json, results.csv, report.md, pareto.png)")

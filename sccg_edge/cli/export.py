@@ -13,7 +13,8 @@ def export(
     direction: str = typer.Option(..., help="mr2ct or ct2mr."),
     format: str | None = typer.Option(None, "--format", help="onnx | openvino | tensorrt."),
     profile: str | None = typer.Option(None, help="Profile name in export/ (e.g. cpu-openvino-fp32) or YAML."),
-    size: int = typer.Option(0, help="Static input size (0: the profile's first size, default 256)."),
+    size: int = typer.Option(0, help="Static input size (0: the profile's first size, default 256); build for the "
+                                     "slices you will convert (512 for a 512x512 series), or convert resamples."),
     out: Path | None = typer.Option(None, help="New artifact folder (default export/artifacts/<name>/)."),
     data: str = typer.Option("", help="Paired data folder for the fidelity check (default: the default data)."),
     set_: list[str] = typer.Option([], "--set", help="Override any ExportConfig key: --set val_max_slices=16 "

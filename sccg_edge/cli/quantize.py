@@ -38,7 +38,8 @@ def quantize(
     calibration: str = typer.Option("", help="Calibration manifest (default: the data's calibration split)."),
     max_psnr_drop: float = typer.Option(0.0, help="OpenVINO INT8: keep layers in FP32 until the PSNR drop "
                                                    "vs ground truth is within this many dB (0: plain PTQ)."),
-    size: int = typer.Option(256, help="Static input size."),
+    size: int = typer.Option(256, help="Static input size: build for the slices you will convert (512 for a "
+                                       "512x512 series); `convert` resamples other sizes to it and back, and says so."),
     data: str = typer.Option("", help="Paired data folder (validation and QAT data)."),
     qat_steps: int = typer.Option(300, help="QAT optimisation steps."),
     out: Path = typer.Option(None, help="New artifact folder. Default: runs/quantize-<model>-<precision>-<target>-"
@@ -92,6 +93,8 @@ def quantize(
     for name, res in per.items():
         print_kv_table(f"quantize {name}", {k: res[k] for k in ("out", "format", "precision", "bytes")}
                        | {f"fidelity.{k}": v for k, v in res["fidelity"].items()})
+        if res.get("speed"):
+            typer.echo(f"{name}: {res['speed']['note']}", err=True)
     say(f"wrote {out}: model file, card.md (fidelity vs the FP32 source on the validation split)"
         + (" per direction" if direction == "both" else ""))
 

@@ -22,6 +22,9 @@ class ConvertConfig:
         size: slice size to run the model at; None: the model's trained size or the artifact's static input size.
         device: backend device ("cpu", "cuda").
         threads: intra-op threads (0: the runtime's default).
+        batch: slices per inference call on runtimes that take any batch (OpenVINO, torch); others run one at a time.
+        workers: threads decoding slices ahead of the model (a background thread writes behind it); 0: decode,
+            infer and write one slice after another in one thread.
     """
 
     model: str = "teacher"
@@ -31,8 +34,12 @@ class ConvertConfig:
     size: int | None = None
     device: str = "cpu"
     threads: int = 0
+    batch: int = 4
+    workers: int = 2
 
     def __post_init__(self) -> None:
+        if self.batch < 1 or self.workers < 0:
+            raise ConfigError(f"batch must be >= 1 and workers >= 0, got batch={self.batch}, workers={self.workers}")
         if self.direction not in DIRECTIONS:
             raise ConfigError(f"unknown --direction '{self.direction}'; use mr2ct (MR in, synthetic CT out) or ct2mr")
         if self.size is not None and (self.size < 16 or self.size % 4):

@@ -49,6 +49,8 @@ class QuantConfig:
         val_max_slices: validation slices used for fidelity (0: all).
         qat: fine-tune the quantized model (int8 only).
         qat_cfg: QAT knobs.
+        speed_rounds: interleaved timing rounds of the artifact against its FP32 source on the same runtime, to say
+            which is fastest on this CPU (0: skip).
         inference_hint: OpenVINO fp16 hint: auto (bf16 on AMX-BF16/AVX512-BF16, f16 on AMX-FP16, see
             :func:`~sccg_edge.quantize.fp16.openvino_inference_hint`) | none.
     """
@@ -67,6 +69,7 @@ class QuantConfig:
     qat: bool = False
     qat_cfg: QATConfig = field(default_factory=QATConfig)
     inference_hint: str = "auto"
+    speed_rounds: int = 10
 
     def __post_init__(self) -> None:
         normalize(self)

@@ -23,6 +23,7 @@ Patient attributes are copied into the output files (same patient) but never pri
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from copy import deepcopy
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,12 +34,23 @@ from pydicom import Dataset
 
 from sccg_edge.config import ConvertConfig
 from sccg_edge.convert.output import check_output_folder, clean_stale_partials, mark_owner, unmark_owner
-from sccg_edge.convert.translator import Translator, load_translator, translate_slice
-from sccg_edge.data.dicom import SeriesInfo, iter_slices, list_series, read_slice, scan_series
+from sccg_edge.convert.translator import Translator, load_translator
+from sccg_edge.data.dicom import SeriesInfo, list_series, read_slice, scan_series
 from sccg_edge.data.dicom_write import SeriesIds, SliceGeometry, write_slice
-from sccg_edge.data.transforms import CT_WINDOWS, ct_window_to_unit, mr_to_unit, unit_to_ct_hu
+from sccg_edge.data.transforms import (
+    CT_WINDOWS,
+    FitInfo,
+    ct_window_to_unit,
+    fit_to_size,
+    model_to_unit,
+    mr_to_unit,
+    restore_from_fit,
+    unit_to_ct_hu,
+    unit_to_model,
+)
 from sccg_edge.errors import InputError
 from sccg_edge.utils.fs import atomic_dir
+from sccg_edge.utils.pipeline import BackgroundTasks, prefetch_map
 from sccg_edge.utils.progress import track
 
 MR_SAMPLE_SLICES = 12  # slices read to estimate an MR series' percentiles
@@ -173,32 +185,96 @@ def _extra(tr: Translator, info: SeriesInfo, i: int, source: Dataset, direction:
     return extra
 
 
-def _series_description(tr: Translator, direction: str) -> str:
-    return f"{'sCT' if direction == 'mr2ct' else 'sMR'} scCycleGAN {tr.label} {tr.precision} (synthetic)"[:64]
+def _series_description(tr: Translator, direction: str, resampled: bool = False) -> str:
+    tail = f" (synthetic, resampled {tr.size}px)" if resampled else " (synthetic)"
+    head = f"{'sCT' if direction == 'mr2ct' else 'sMR'} scCycleGAN {tr.label} {tr.precision}"
+    return head[:64 - len(tail)] + tail
 
 
-def convert_series(tr: Translator, info: SeriesInfo, direction: str, folder: Path, progress: bool = True
-                   ) -> dict[str, Any]:
-    """Translate one scanned series slice by slice into DICOM files under ``folder`` (which must exist)."""
+def resampling(info: SeriesInfo, size: int) -> str | None:
+    """How a series' slices are resampled to run at the model's ``size`` (None when they already have it)."""
+    _, h, w = info.shape
+    if (h, w) == (size, size):
+        return None
+    return f"{h}x{w} slices resampled to the model's {size}x{size} and back"
+
+
+def _prepare(info: SeriesInfo, i: int, window: tuple[float, float], scale: tuple[float, float] | None,
+             size: int) -> tuple[np.ndarray, FitInfo]:
+    """Decode slice ``i`` and fit it to the model: ((size, size) in [-1, 1], how to undo the fit)."""
+    unit = to_unit(read_slice(info.files[i], info.frames[i], info.tags[i]), info.modality, window, scale)
+    fitted, fit = fit_to_size(unit, size)
+    return unit_to_model(fitted), fit
+
+
+def _batches(items: Iterator[tuple[np.ndarray, FitInfo]], batch: int) -> Iterator[list[tuple[np.ndarray, FitInfo]]]:
+    chunk: list[tuple[np.ndarray, FitInfo]] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == batch:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _infer(tr: Translator, chunk: list[tuple[np.ndarray, FitInfo]], batch: int) -> np.ndarray:
+    """One batch through the model, padded to ``batch`` slices so the runtime keeps one compiled shape."""
+    x = np.zeros((batch, 1, tr.size, tr.size), np.float32)
+    for k, (model_in, _) in enumerate(chunk):
+        x[k, 0] = model_in
+    return tr.infer(x)[:len(chunk), 0]
+
+
+def convert_series(tr: Translator, info: SeriesInfo, direction: str, folder: Path, progress: bool = True,
+                   batch: int = 1, workers: int = 0) -> dict[str, Any]:
+    """Translate one scanned series into DICOM files under ``folder`` (which must exist).
+
+    Decoding (``workers`` threads, read ahead), inference (``batch`` slices per call) and writing (one background
+    thread) overlap; ``workers`` 0 and ``batch`` 1 run slice by slice in this thread.
+    """
     if tr.ct_window not in CT_WINDOWS:
         raise InputError(f"the model names an unknown CT window '{tr.ct_window}' (known: {', '.join(CT_WINDOWS)})",
                          tr.source)
     window = CT_WINDOWS[tr.ct_window]
     out_modality = _OUT_MODALITY[direction]
     scale = _mr_scale(info) if info.modality == "MR" else None
-    cache: dict[Path, Any] = {}
-    first = _source_header(info, 0, cache)
+    resampled = resampling(info, tr.size)
+    first = info.header(0)
     number = int(info.tags[0].get("SeriesNumber") or 0) % 100000 + 1000
-    ids = SeriesIds.derived_from(first, series_number=number, series_description=_series_description(tr, direction))
-    slices = track(iter_slices(info), description=f"convert {direction}", total=len(info.files), enabled=progress)
-    for i, img in enumerate(slices):
-        y = from_unit(translate_slice(tr, to_unit(img, info.modality, window, scale)), out_modality, window)
+    ids = SeriesIds.derived_from(first, series_number=number,
+                                 series_description=_series_description(tr, direction, resampled is not None))
+    cache: dict[Path, Any] = {}  # used by the writer thread only
+
+    def write(i: int, y_model: np.ndarray, fit: FitInfo) -> None:
+        y = from_unit(restore_from_fit(model_to_unit(y_model), fit).clip(0.0, 1.0), out_modality, window)
         source = _source_header(info, i, cache)
+        extra = _extra(tr, info, i, source, direction)
+        if resampled:
+            extra["ImageComments"] = f"synthetic; {resampled} (sccg-edge)"
         write_slice(folder / f"{i + 1:04d}.dcm", y, modality=out_modality, geometry=_geometry(info, i), ids=ids,
-                    instance_number=i + 1, source=source, extra=_extra(tr, info, i, source, direction))
+                    instance_number=i + 1, source=source, extra=extra)
+
+    batch = max(int(batch), 1)
+    prepared = prefetch_map(lambda i: _prepare(info, i, window, scale, tr.size), range(len(info.files)),
+                            workers=workers, ahead=2 * batch + workers)
+    bar = track(_batches(prepared, batch), description=f"convert {direction}",
+                total=-(-len(info.files) // batch), enabled=progress)
+    i = 0
+    with BackgroundTasks(backlog=2 * batch, enabled=workers > 0) as writer:
+        for chunk in bar:
+            ys = _infer(tr, chunk, batch) if batch > 1 else translate_batch(tr, chunk)
+            for y_model, (_, fit) in zip(ys, chunk):
+                writer.submit(write, i, y_model, fit)
+                i += 1
     return {"input_series_uid": info.series_uid, "input_modality": info.modality, "n_slices": len(info.files),
             "output_series_uid": ids.series_uid, "output_modality": out_modality, "series_number": number,
-            "mr_scale": list(scale) if scale else None}
+            "mr_scale": list(scale) if scale else None, "resampled": resampled}
+
+
+def translate_batch(tr: Translator, chunk: list[tuple[np.ndarray, FitInfo]]) -> np.ndarray:
+    """Slices through the model one call each (runtimes built for a batch of one)."""
+    return np.stack([tr.infer(np.ascontiguousarray(m[None, None], np.float32))[0, 0] for m, _ in chunk])
 
 
 def convert_dicom(inp: Path, out: Path, cfg: ConvertConfig, progress: bool = True) -> dict[str, Any]:
@@ -227,10 +303,11 @@ def convert_dicom(inp: Path, out: Path, cfg: ConvertConfig, progress: bool = Tru
         for job in jobs:
             folder = tmp / job.subdir
             folder.mkdir(exist_ok=True)
-            row = convert_series(tr, job.info, direction, folder, progress=progress)
+            row = convert_series(tr, job.info, direction, folder, progress=progress, batch=tr.batch,
+                                 workers=cfg.workers)
             done.append(dict(row, out=str(out / job.subdir) if job.subdir else str(out)))
         unmark_owner(tmp)
     return {"input": str(inp), "direction": direction, "model": tr.label, "weights": tr.source,
             "backend": tr.backend, "precision": tr.precision, "size": tr.size, "ct_window": tr.ct_window,
             "out": str(out), "n_series": len(done), "n_slices": sum(r["n_slices"] for r in done), "series": done,
-            "skipped": skipped}
+            "skipped": skipped, "resampled": next((r["resampled"] for r in done if r["resampled"]), None)}

@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from sccg_edge.backends import Backend, backend_for_artifact, load_backend, run_fitted
+from sccg_edge.backends.cards import artifact_file
 from sccg_edge.config import ConvertConfig
 from sccg_edge.errors import ConfigError
 
 ARTIFACT_SUFFIXES = (".onnx", ".xml", ".engine", ".plan", ".trt")
+BATCHING = ("openvino", "torch")  # runtimes that take a batch of any size (OpenVINO reshapes the IR once)
 
 
 @dataclass
@@ -31,6 +33,7 @@ class Translator:
         backend: "torch", "onnxruntime", "openvino" or "tensorrt".
         precision: "fp32", "fp16", "int8", ...
         source: the weights or artifact file.
+        batch: slices per call (1 for runtimes built for a batch of one: ONNX Runtime, TensorRT).
     """
 
     infer: Backend
@@ -40,6 +43,7 @@ class Translator:
     backend: str
     precision: str
     source: str
+    batch: int = 1
 
 
 def model_label(model: str | Path) -> str:
@@ -47,6 +51,8 @@ def model_label(model: str | Path) -> str:
     path = Path(model)
     if not path.exists():
         return str(model)
+    if artifact_file(path) is not None:  # the artifact folder export / quantize wrote
+        return path.name
     if path.is_file() and path.stem == "model":  # export/quantize artifacts are <folder>/model.{onnx,xml,engine}
         return path.parent.name
     return path.stem if path.is_file() else path.name
@@ -55,20 +61,22 @@ def model_label(model: str | Path) -> str:
 def load_translator(cfg: ConvertConfig) -> Translator:
     """Choose the backend once, from ``cfg.model``, ``cfg.backend``, ``cfg.device`` and ``cfg.threads``.
 
-    The slice size is ``cfg.size``, else the model's trained size or the artifact's static input size.
+    ``cfg.model`` may be a model spec, an artifact file, or the artifact folder ``export`` / ``quantize`` wrote. The
+    slice size is ``cfg.size``, else the model's trained size or the artifact's static input size.
     """
     backend = cfg.backend
     if backend is None:
-        suffix = Path(cfg.model).suffix.lower()
-        backend = backend_for_artifact(Path(cfg.model)) if suffix in ARTIFACT_SUFFIXES else "torch"
+        inside = artifact_file(Path(cfg.model))  # an export / quantize folder: the model file it holds
+        suffix = (inside or Path(cfg.model)).suffix.lower()
+        backend = backend_for_artifact(inside or Path(cfg.model)) if suffix in ARTIFACT_SUFFIXES else "torch"
     runner = load_backend(backend, cfg.model, device=cfg.device, threads=cfg.threads, direction=cfg.direction)
     size = cfg.size or runner.input_size
     if not size:
         raise ConfigError(f"the {backend} artifact has a dynamic input size: give --size (e.g. 256)")
-    source = getattr(runner, "source", None) or cfg.model
+    source = getattr(runner, "source", None) or (runner.artifact_path if backend != "torch" else None) or cfg.model
     return Translator(infer=runner, size=int(size), ct_window=str(runner.ct_window or "brain"),
                       label=model_label(cfg.model), backend=backend, precision=str(runner.precision or "fp32"),
-                      source=str(source))
+                      source=str(source), batch=cfg.batch if backend in BATCHING else 1)
 
 
 def translate_slice(tr: Translator, unit: np.ndarray) -> np.ndarray:

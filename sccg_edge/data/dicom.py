@@ -100,7 +100,7 @@ def read_slice(path: Path, frame: int = 0, tags: dict[str, Any] | None = None) -
     tags = slice_tags(path, frame) if tags is None else tags
     raw = _decode(Path(path), frame, tags)
     slope, intercept = float(tags.get("RescaleSlope") or 1.0), float(tags.get("RescaleIntercept") or 0.0)
-    out = raw.astype(np.float64) * slope + intercept
+    out = raw.astype(np.float32) * np.float32(slope) + np.float32(intercept)
     pad = _padding_mask(raw, tags)
     if pad is not None and pad.any():  # pixels outside the field of view carry no data: make them background
         fill = _CT_AIR_HU if tags.get("Modality") == "CT" else (float(out[~pad].min()) if (~pad).any() else 0.0)
@@ -108,7 +108,7 @@ def read_slice(path: Path, frame: int = 0, tags: dict[str, Any] | None = None) -
     if not np.isfinite(out).all():
         raise InputError("contains NaN or infinite values after rescale (float pixel data or a broken "
                          "RescaleSlope); fix or re-export the file", path)
-    return out.astype(np.float32)
+    return out
 
 
 def iter_slices(source: SeriesInfo | Path | Sequence[Path], series_uid: str | None = None) -> Iterator[np.ndarray]:

@@ -132,6 +132,24 @@ def encode_pixels(pixels: np.ndarray, modality: Literal["CT", "MR"],
     return stored, rescale
 
 
+def uint_percentiles(a: np.ndarray, qs: tuple[float, ...]) -> list[float]:
+    """``np.percentile(a, qs)`` (linear interpolation) of unsigned integers, from a histogram: exact, and about 4x
+    cheaper than sorting a 512x512 slice, which mattered at every written MR slice."""
+    cum = np.cumsum(np.bincount(np.asarray(a).ravel()))
+    n = int(cum[-1])
+
+    def order(k: int) -> int:  # the k-th smallest value (0-based)
+        return int(np.searchsorted(cum, k, side="right"))
+
+    out = []
+    for q in qs:
+        pos = q / 100.0 * (n - 1)
+        lo = int(np.floor(pos))
+        v = order(lo)
+        out.append(v + (pos - lo) * (order(lo + 1) - v) if lo + 1 < n else float(v))
+    return out
+
+
 def build_dataset(pixels: np.ndarray, *, modality: Literal["CT", "MR"], geometry: SliceGeometry, ids: SeriesIds,
                   instance_number: int = 1, rescale: tuple[float, float] | None = None,
                   source: Dataset | None = None, extra: Mapping[str, Any] | None = None) -> FileDataset:
@@ -157,8 +175,8 @@ def build_dataset(pixels: np.ndarray, *, modality: Literal["CT", "MR"], geometry
     for keyword, value in (_CT_DEFAULTS if modality == "CT" else _MR_DEFAULTS).items():
         setattr(ds, keyword, value)
     if modality == "MR":
-        values = stored.astype(np.float64) * (rescale or (1.0, 0.0))[0] + (rescale or (1.0, 0.0))[1]
-        low, high = np.percentile(values, [1.0, 99.5])
+        slope, intercept = rescale or (1.0, 0.0)  # slope > 0: percentiles of the values are those of the stored ints
+        low, high = (float(v) * slope + intercept for v in uint_percentiles(stored, (1.0, 99.5)))
         ds.WindowCenter, ds.WindowWidth = round(float(low + high) / 2, 2), round(max(float(high - low), 1.0), 2)
     if source is not None:
         _reference_source(ds, source)

@@ -10,11 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from sccg_edge.backends import load_backend, open_artifact
 from sccg_edge.backends.cards import write_card
 from sccg_edge.backends.inspect import precision_summary, size_on_disk
+from sccg_edge.backends.speed import fastest, time_interleaved
 from sccg_edge.config import DataConfig, QuantConfig, to_dict
 from sccg_edge.data.pairs import list_pairs
 from sccg_edge.data.slices import SliceSet, load_split, resolve_data_root, slice_set
@@ -77,6 +79,17 @@ def _int8(cfg: QuantConfig, loaded: LoadedGenerator, src: Path, tmp: Path, root:
     return artifact, info
 
 
+def measured_speed(artifact: Path, fp32_onnx: Path, cfg: QuantConfig, hint: str = "f32") -> dict[str, Any] | None:
+    """The artifact against its FP32 source on the same runtime, timed interleaved on one slice here (None when
+    ``cfg.speed_rounds`` is 0): which of the two is fastest on this CPU."""
+    if cfg.speed_rounds <= 0:
+        return None
+    built = open_artifact(artifact, hint=hint)
+    runs = {f"{built.name} {cfg.mode}": built, f"{built.name} fp32": load_backend(built.name, fp32_onnx)}
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 1, cfg.size, cfg.size)).astype(np.float32)
+    return fastest(time_interleaved(runs, x, rounds=cfg.speed_rounds), chosen=f"{built.name} {cfg.mode}")
+
+
 def quantize_artifact(model: str | Path, direction: str, cfg: QuantConfig, out: Path) -> dict[str, Any]:
     """Build an FP16 or INT8 artifact folder ``out`` (model file, config.yaml, card.json, card.md).
 
@@ -100,11 +113,12 @@ def quantize_artifact(model: str | Path, direction: str, cfg: QuantConfig, out: 
             artifact, info = _int8(cfg, loaded, src, tmp, root, data, val)
         run = open_artifact(artifact, threads=1, hint=info.get("inference_precision_hint", "f32"))
         fid = fidelity(run, *val.pair(direction), reference=load_backend("torch", model, direction=direction))
+        speed = measured_speed(artifact, src, cfg, info.get("inference_precision_hint", "f32"))
         src.unlink()
         card = {"name": out.name, "format": artifact.suffix.lstrip("."), "precision": cfg.mode, "target": cfg.target,
                 "source": str(loaded.source), "direction": direction, "size": cfg.size, "ct_window": loaded.ct_window,
                 "file": artifact.name, "bytes": size_on_disk(artifact), "method": info, "fidelity": fid,
-                "precision_per_group": precision_summary(artifact)}
+                "precision_per_group": precision_summary(artifact), "speed": speed}
         resolved = {"model": str(model), "direction": direction, "data": str(root), "quant": to_dict(cfg)}
         (tmp / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
         write_card(tmp, card)

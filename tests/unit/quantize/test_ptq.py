@@ -53,6 +53,14 @@ def test_qdq_onnx_has_per_channel_weights_and_runs(tiny_generator: Path, tiny_da
     assert dq.op_type == "DequantizeLinear"
     assert inits[dq.input[1]].size == inits[dq.input[0]].shape[0] > 1  # one scale per output channel
     assert inits[dq.input[0]].dtype == np.int8
+    makers = {o: n.op_type for n in model.graph.node for o in n.output}  # only convolution inputs are quantized:
+    quantized = {makers.get(n.input[0]) for n in model.graph.node if n.op_type == "QuantizeLinear"}
+    assert "InstanceNormalization" not in quantized  # no Q/DQ pair right after InstanceNorm (it stays float)
+    assert set(card["speed"]["ms"]) == {"onnxruntime int8", "onnxruntime fp32"}
+    from sccg_edge.backends import load_backend
+
+    session = load_backend("onnxruntime", tmp_path / "qdq" / "model.onnx").session
+    assert session.get_session_options().graph_optimization_level.name == "ORT_ENABLE_EXTENDED"
     assert card["precision_per_group"]["convs"] == {"int8": 17, "fp16": 0, "fp32": 1}  # the head stays FP32
     assert card["precision_per_group"]["groups"]["head"] == {"int8": 0, "fp16": 0, "fp32": 1}
     assert 20 < card["fidelity"]["agreement_psnr"] < 100
