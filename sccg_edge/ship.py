@@ -150,9 +150,12 @@ def render_card(card: dict[str, Any]) -> str:
         label = f"{card['name']} / {split}" + (" (trained on: in-sample)" if card[split].get("in_sample") else "")
         lines += _metric_rows(label, card[split])
     if card.get("compare"):
-        lines += _metric_rows(f"{card['compare']['model']} / test", card["compare"]["test"])
+        other = card["compare"]["test"]
+        lines += _metric_rows(f"{card['compare']['model']} / test"
+                              + (" (trained on: in-sample)" if other.get("in_sample") else ""), other)
     lines += ["", f"Data: {card['test']['data']}."]
-    if any(card[s].get("in_sample") for s in ("val", "test")):
+    if any(card[s].get("in_sample") for s in ("val", "test")) or (card.get("compare") or {}).get("test", {}).get(
+            "in_sample"):
         lines += ["", "Rows marked in-sample score patients this model trained on: they show the fit, not the accuracy "
                       "to expect on new patients (see the cross-validation below)."]
     if card.get("cv"):
