@@ -195,9 +195,28 @@ def report_markdown(result: dict[str, Any]) -> str:
     lines += ["", ("PSNR (dB) / SSIM: mean of both directions vs ground truth on the 0..255 scale, over the n test "
                    "slices in column n; agree PSNR: vs the FP32 reference's output; dPSNR: artifact minus its FP32 "
                    "source model. Fidelity is measured only at the fidelity size."), ""]
+    lines += _tta_lines(result["records"])
     notes = [f"- {r['model']} {r['backend']} {r['precision']} {r['size']}: {r['note']}" for r in result["records"]
              if r.get("note")]
     return "\n".join(lines + (["Notes:"] + notes + [""] if notes else []))
+
+
+def _tta_lines(records: list[dict[str, Any]]) -> list[str]:
+    """The cost of flip test-time averaging per case (``bench --set tta=flip``): latency ratio and fidelity change."""
+    rows = [r for r in records if r.get("tta_flip_cost_x") is not None]
+    if not rows:
+        return []
+    lines = ["## Flip test-time averaging (`--set tta=flip`)", "",
+             "| model | backend | precision | size | plain ms | flip ms | cost | sCT SSIM plain -> flip | "
+             "sMR SSIM plain -> flip | mean PSNR change (dB) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        fid = r.get("tta_flip_sct_ssim") is not None and r.get("sct_ssim") is not None
+        cells = [f"{r['sct_ssim']:.4f} -> {r['tta_flip_sct_ssim']:.4f}", f"{r['smr_ssim']:.4f} -> "
+                 f"{r['tta_flip_smr_ssim']:.4f}", f"{r['tta_flip_mean_psnr'] - r['mean_psnr']:+.2f}"] if fid \
+            else ["-", "-", "-"]
+        lines.append(f"| {r['model']} | {r['backend']} | {r['precision']} | {r['size']} | {r['lat_median_ms']:.1f} | "
+                     f"{r['tta_flip_lat_median_ms']:.1f} | {r['tta_flip_cost_x']:.2f}x | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def write_outputs(out_dir: Path, result: dict[str, Any]) -> list[Path]:

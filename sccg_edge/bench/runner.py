@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from sccg_edge.backends import available_backends, backend_names, load_backend, run_batched
+from sccg_edge.backends.tta import with_tta
 from sccg_edge.bench.artifacts import Unsupported, case_artifact
 from sccg_edge.bench.fidelity import fidelity_record, load_test_slices
 from sccg_edge.bench.harness import artifact_size_mb, peak_rss_mb, reset_peak_rss, time_backend
@@ -124,7 +125,27 @@ class CaseRunner:
                                "backend_precision": backend.precision}
         if case.size == self.fidelity_size and not e.baseline_only:
             out.update(self._fidelity(case, e, backend))
+        if self.cfg.tta == "flip":
+            out.update(self._flip_tta(case, e, backend, lat.median_ms, warmup, iters))
         out["peak_rss_mb"] = peak_rss_mb()
+        return out
+
+    def _flip_tta(self, case: Case, e: ModelEntry, backend: Any, plain_ms: float, warmup: int,
+                  iters: int) -> dict[str, Any]:
+        """What flip test-time averaging costs on this case: its latency (and the ratio to the plain latency,
+        measured in the same case) and, at the fidelity size, PSNR/SSIM/MAE against ground truth with it."""
+        flip = _Flipped(backend)
+        lat = time_backend(flip, random_input(case.size, seed=self.cfg.seed), warmup=warmup, iters=iters)
+        out: dict[str, Any] = {"tta_flip_lat_median_ms": lat.median_ms, "tta_flip_cost_x": lat.median_ms / plain_ms}
+        if case.size == self.fidelity_size and not e.baseline_only:
+            slices = self.slices(case.size)
+            per = {}
+            for direction in DIRECTIONS:
+                b = flip if direction == "mr2ct" else _Flipped(self._backend(case, e, direction)[0])
+                src, gt = slices.pair(direction)
+                rec = fidelity_record(run_batched(b, src), gt, None, None)
+                per[direction] = {k: rec[k] for k in ("psnr", "ssim", "mae")}
+            out.update({f"tta_flip_{k}": v for k, v in by_direction(per).items()})
         return out
 
     def _fidelity(self, case: Case, e: ModelEntry, first: Any) -> dict[str, Any]:
@@ -165,6 +186,19 @@ class CaseRunner:
         calib = splits.get("calibration") or splits["train"]
         self._calib[(direction, size)] = calib.spread(self.cfg.calib_slices).pair(direction)[0]
         return self._calib[(direction, size)]
+
+
+class _Flipped:
+    """A backend behind flip test-time averaging (two inferences a call), timed like any backend."""
+
+    def __init__(self, backend: Any) -> None:
+        self.backend, self._run = backend, with_tta(backend, "flip")
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self._run(x)
+
+    def synchronize(self) -> None:
+        self.backend.synchronize()
 
 
 PARTIAL = "records.partial.jsonl"  # finished cases of a run in progress (one JSON record a line)

@@ -19,6 +19,8 @@ def convert(
     series: str | None = typer.Option(None, "--series", help="Convert only this SeriesInstanceUID."),
     size: int | None = typer.Option(None, help="Slice size to run the model at (default: the model's own)."),
     threads: int = typer.Option(0, help="Inference threads (0 = the runtime's default)."),
+    tta: str = typer.Option("none", help="Test-time augmentation: none, or flip (mean with the mirrored prediction "
+                                         "of the mirrored slice; twice the inference time)."),
     set_: list[str] = typer.Option([], "--set", help="Override any ConvertConfig key: --set device=cuda"),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
@@ -28,7 +30,8 @@ def convert(
     from sccg_edge.config import ConvertConfig, apply_overrides, parse_set
     from sccg_edge.convert import convert_path
 
-    cfg = ConvertConfig(model=model, direction=direction, backend=backend, series=series, size=size, threads=threads)
+    cfg = ConvertConfig(model=model, direction=direction, backend=backend, series=series, size=size, threads=threads,
+                        tta=tta)
     cfg = apply_overrides(cfg, parse_set(set_), "--set")
     summary = convert_path(input, out, cfg, progress=progress)
     if as_json:

@@ -35,9 +35,13 @@ class SuiteConfig:
     paper_baseline: bool = True  # always time the paper architecture in fp32
     data: str = ""
     seed: int = 0
+    tta: str = "none"  # "flip": every case is also timed and scored with flip test-time averaging (tta_flip_*)
 
     def __post_init__(self) -> None:
         normalize(self)
+        if self.tta not in ("none", "flip"):
+            from sccg_edge.errors import ConfigError
+            raise ConfigError(f"tta must be none or flip, got {self.tta!r}")
 
 
 def load_suite_config(path: str | Path | None = None, **overrides: Any) -> SuiteConfig:

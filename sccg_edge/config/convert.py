@@ -25,6 +25,8 @@ class ConvertConfig:
         batch: slices per inference call on runtimes that take any batch (OpenVINO, torch); others run one at a time.
         workers: threads decoding slices ahead of the model (a background thread writes behind it); 0: decode,
             infer and write one slice after another in one thread.
+        tta: test-time augmentation: "none", or "flip" (the mean of the prediction and the mirrored prediction of
+            the mirrored slice; twice the inference cost, see ``sccg-edge bench --set tta=flip``).
     """
 
     model: str = "teacher"
@@ -36,10 +38,13 @@ class ConvertConfig:
     threads: int = 0
     batch: int = 4
     workers: int = 2
+    tta: str = "none"
 
     def __post_init__(self) -> None:
         if self.batch < 1 or self.workers < 0:
             raise ConfigError(f"batch must be >= 1 and workers >= 0, got batch={self.batch}, workers={self.workers}")
+        if self.tta not in ("none", "flip"):
+            raise ConfigError(f"unknown --tta '{self.tta}'; use none or flip")
         if self.direction not in DIRECTIONS:
             raise ConfigError(f"unknown --direction '{self.direction}'; use mr2ct (MR in, synthetic CT out) or ct2mr")
         if self.size is not None and (self.size < 16 or self.size % 4):

@@ -309,5 +309,5 @@ def convert_dicom(inp: Path, out: Path, cfg: ConvertConfig, progress: bool = Tru
         unmark_owner(tmp)
     return {"input": str(inp), "direction": direction, "model": tr.label, "weights": tr.source,
             "backend": tr.backend, "precision": tr.precision, "size": tr.size, "ct_window": tr.ct_window,
-            "out": str(out), "n_series": len(done), "n_slices": sum(r["n_slices"] for r in done), "series": done,
+            "tta": tr.tta, "out": str(out), "n_series": len(done), "n_slices": sum(r["n_slices"] for r in done), "series": done,
             "skipped": skipped, "resampled": next((r["resampled"] for r in done if r["resampled"]), None)}

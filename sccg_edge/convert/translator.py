@@ -14,6 +14,7 @@ import numpy as np
 
 from sccg_edge.backends import Backend, backend_for_artifact, load_backend, run_fitted
 from sccg_edge.backends.cards import artifact_file
+from sccg_edge.backends.tta import with_tta
 from sccg_edge.config import ConvertConfig
 from sccg_edge.errors import ConfigError
 
@@ -34,6 +35,7 @@ class Translator:
         precision: "fp32", "fp16", "int8", ...
         source: the weights or artifact file.
         batch: slices per call (1 for runtimes built for a batch of one: ONNX Runtime, TensorRT).
+        tta: "flip" when each prediction is averaged with the mirrored prediction of the mirrored slice.
     """
 
     infer: Backend
@@ -44,6 +46,7 @@ class Translator:
     precision: str
     source: str
     batch: int = 1
+    tta: str = "none"
 
 
 def model_label(model: str | Path) -> str:
@@ -74,9 +77,10 @@ def load_translator(cfg: ConvertConfig) -> Translator:
     if not size:
         raise ConfigError(f"the {backend} artifact has a dynamic input size: give --size (e.g. 256)")
     source = getattr(runner, "source", None) or (runner.artifact_path if backend != "torch" else None) or cfg.model
-    return Translator(infer=runner, size=int(size), ct_window=str(runner.ct_window or "brain"),
-                      label=model_label(cfg.model), backend=backend, precision=str(runner.precision or "fp32"),
-                      source=str(source), batch=cfg.batch if backend in BATCHING else 1)
+    label = model_label(cfg.model) + (" flip-TTA" if cfg.tta == "flip" else "")
+    return Translator(infer=with_tta(runner, cfg.tta), size=int(size), ct_window=str(runner.ct_window or "brain"),
+                      label=label, backend=backend, precision=str(runner.precision or "fp32"),
+                      source=str(source), batch=cfg.batch if backend in BATCHING else 1, tta=cfg.tta)
 
 
 def translate_slice(tr: Translator, unit: np.ndarray) -> np.ndarray:

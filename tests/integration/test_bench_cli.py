@@ -98,3 +98,18 @@ def test_bench_plans_saves_each_case_and_continues(bench_inputs: dict[str, Path]
     (interrupted / PARTIAL).write_text(json.dumps(first) + "\n")
     (interrupted / "config.json").write_text(json.dumps({"other": 1}) + "\n")
     assert main([*argv[:-1], str(interrupted)]) == 2 and "another suite" in capsys.readouterr().err
+
+
+def test_bench_reports_what_flip_tta_costs(bench_inputs: dict[str, Path], capsys: pytest.CaptureFixture) -> None:
+    out = bench_inputs["root"] / "tta"
+    rc = main(["bench", "--models", str(bench_inputs["wide"]), "--size", "32", "--iters", "3", "--warmup", "1",
+               "--threads", "1", "--precisions", "fp32", "--backends", "torch", "--data", str(bench_inputs["data"]),
+               "--fidelity-slices", "2", "--no-paper-baseline", "--set", "tta=flip", "--out", str(out), "--json"])
+    assert rc == 0, capsys.readouterr().err
+    rec = json.loads((out / "results.json").read_text())["records"][0]
+    assert rec["status"] == "ok" and rec["tta_flip_lat_median_ms"] > 0
+    assert rec["tta_flip_cost_x"] == pytest.approx(rec["tta_flip_lat_median_ms"] / rec["lat_median_ms"])
+    assert 0 <= rec["tta_flip_sct_ssim"] <= 1 and rec["tta_flip_sct_ssim"] != rec["sct_ssim"]  # a real second view
+    assert "## Flip test-time averaging" in (out / "report.md").read_text()
+    assert main(["bench", "--models", str(bench_inputs["wide"]), "--set", "tta=rotate",
+                 "--out", str(bench_inputs["root"] / "tta2")]) == 2

@@ -132,3 +132,21 @@ def test_openvino_folder_prefers_the_ir_and_starts_without_torch(onnx_folder: Pa
             "print(tr.backend, tr.batch, 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["openvino", "4", "False"]
+
+
+def test_flip_tta_averages_the_mirrored_prediction_and_is_labelled(tiny_model: Path, porcine_t2_dir: Path,
+                                                                   tmp_path: Path) -> None:
+    plain = load_translator(ConvertConfig(model=str(tiny_model), direction="mr2ct", threads=1))
+    flip = load_translator(ConvertConfig(model=str(tiny_model), direction="mr2ct", threads=1, tta="flip"))
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 1, 32, 32)).astype(np.float32)
+    want = 0.5 * (plain.infer(x) + plain.infer(np.ascontiguousarray(x[..., ::-1]))[..., ::-1])
+    np.testing.assert_allclose(flip.infer(x), want, atol=1e-5)
+    assert np.abs(flip.infer(x) - plain.infer(x)).max() > 1e-4  # the tiny model is not mirror-symmetric
+    inp = _series(porcine_t2_dir, tmp_path / "in", 2)
+    summary = convert_path(inp, tmp_path / "out", ConvertConfig(model=str(tiny_model), direction="mr2ct", tta="flip"),
+                           progress=False)
+    assert summary["tta"] == "flip" and "flip-TTA" in summary["model"]
+    ds = pydicom.dcmread(sorted((tmp_path / "out").glob("*.dcm"))[0], stop_before_pixels=True)
+    assert "flip-TTA" in ds.SeriesDescription or "flip-TTA" in str(ds.get("DerivationDescription", ""))
+    with pytest.raises(Exception, match="--tta"):
+        ConvertConfig(model=str(tiny_model), tta="rotate")
