@@ -38,7 +38,7 @@ from sccg_edge.data.dicom import SeriesInfo, iter_slices, list_series, read_slic
 from sccg_edge.data.dicom_write import SeriesIds, SliceGeometry, write_slice
 from sccg_edge.data.transforms import CT_WINDOWS, ct_window_to_unit, mr_to_unit, unit_to_ct_hu
 from sccg_edge.errors import InputError
-from sccg_edge.utils.fs import atomic_dir
+from sccg_edge.utils.fs import atomic_dir, check_writable, claim_output
 from sccg_edge.utils.progress import track
 
 MR_SAMPLE_SLICES = 12  # slices read to estimate an MR series' percentiles
@@ -219,17 +219,20 @@ def convert_dicom(inp: Path, out: Path, cfg: ConvertConfig, progress: bool = Tru
     inp, out, direction = Path(inp), Path(out), cfg.direction
     check_output_folder(out, inp if inp.is_dir() else inp.parent)
     jobs, skipped = plan_jobs(inp, direction, cfg.series)
-    tr = load_translator(cfg)
-    clean_stale_partials(out)
+    check_writable(out, need_bytes=sum(p.stat().st_size for p in {f for j in jobs for f in j.info.files}))
     done = []
-    with atomic_dir(out) as tmp:
-        mark_owner(tmp)
-        for job in jobs:
-            folder = tmp / job.subdir
-            folder.mkdir(exist_ok=True)
-            row = convert_series(tr, job.info, direction, folder, progress=progress)
-            done.append(dict(row, out=str(out / job.subdir) if job.subdir else str(out)))
-        unmark_owner(tmp)
+    with claim_output(out):
+        check_output_folder(out, inp if inp.is_dir() else inp.parent)  # again, now that no other run can write it
+        tr = load_translator(cfg)
+        clean_stale_partials(out)
+        with atomic_dir(out) as tmp:
+            mark_owner(tmp)
+            for job in jobs:
+                folder = tmp / job.subdir
+                folder.mkdir(exist_ok=True)
+                row = convert_series(tr, job.info, direction, folder, progress=progress)
+                done.append(dict(row, out=str(out / job.subdir) if job.subdir else str(out)))
+            unmark_owner(tmp)
     return {"input": str(inp), "direction": direction, "model": tr.label, "weights": tr.source,
             "backend": tr.backend, "precision": tr.precision, "size": tr.size, "ct_window": tr.ct_window,
             "out": str(out), "n_series": len(done), "n_slices": sum(r["n_slices"] for r in done), "series": done,

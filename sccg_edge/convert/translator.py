@@ -14,7 +14,7 @@ import numpy as np
 
 from sccg_edge.backends import Backend, backend_for_artifact, load_backend, run_fitted
 from sccg_edge.config import ConvertConfig
-from sccg_edge.errors import ConfigError
+from sccg_edge.errors import ConfigError, InputError
 
 ARTIFACT_SUFFIXES = (".onnx", ".xml", ".engine", ".plan", ".trt")
 
@@ -72,5 +72,15 @@ def load_translator(cfg: ConvertConfig) -> Translator:
 
 
 def translate_slice(tr: Translator, unit: np.ndarray) -> np.ndarray:
-    """One [0, 1] (H, W) slice through ``tr`` at its size, returned as [0, 1] on the input grid."""
-    return run_fitted(tr.infer, unit, tr.size)
+    """One [0, 1] (H, W) slice through ``tr`` at its size, returned as [0, 1] on the input grid.
+
+    Raises:
+        InputError: the model produced NaN or infinite values (damaged or diverged weights); nothing non-finite is
+            ever written.
+    """
+    y = run_fitted(tr.infer, unit, tr.size)
+    if not np.isfinite(y).all():
+        raise InputError(f"the model produced NaN or infinite values ({int((~np.isfinite(y)).sum())} of {y.size} "
+                         "pixels of a slice): its weights are damaged or diverged; use another model. Nothing was "
+                         "written", tr.source)
+    return y
