@@ -33,7 +33,7 @@ from sccg_edge.data.slices import SliceSet, load_splits
 from sccg_edge.errors import ConfigError, InputError, SccgError
 from sccg_edge.metrics.score import DIRECTIONS, by_direction
 from sccg_edge.models import count_macs
-from sccg_edge.utils.fs import atomic_dir
+from sccg_edge.utils.fs import atomic_dir, check_writable
 from sccg_edge.utils.progress import track
 
 
@@ -211,6 +211,7 @@ def run_bench(cfg: SuiteConfig, out: Path | None = None, keep_artifacts: bool = 
     check_device(cfg.device)
     out = Path(out) if out is not None else default_out_dir()
     check_out_dir(out)
+    check_writable(out)  # before the benchmark, not after it
     cache = Path(tempfile.mkdtemp(prefix="sccg-bench-"))
     try:
         result = run_suite(cfg, cache, progress=progress)

@@ -117,8 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except typer.Exit as ex:  # raised by commands that stop early on purpose
         return ex.exit_code
-    except OSError as err:
-        print(f"error: {os_error_line(err)}", file=sys.stderr)
+    except OSError as err:  # the file is the one the OS named, else the command's output
+        print(f"error: {os_error_line(err, _out_arg(sys.argv[1:] if argv is None else argv))}", file=sys.stderr)
         return 2
     except Exception as ex:
         # Usage errors (bad flag, missing argument) come from the click that typer bundles; recognise them by
@@ -136,6 +136,15 @@ def main(argv: list[str] | None = None) -> int:
     if rv == 130:  # typer returns an interrupt outside a command body (while parsing) as the value 130
         print("error: interrupted by SIGINT", file=sys.stderr)
     return rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
+
+
+def _out_arg(argv: list[str]) -> str | None:
+    for i, arg in enumerate(argv):
+        if arg.startswith("--out="):
+            return arg.split("=", 1)[1]
+        if arg in ("--out", "--dest") and i + 1 < len(argv):
+            return argv[i + 1]
+    return None
 
 
 def _install_sigterm():  # type: ignore[no-untyped-def]

@@ -44,6 +44,7 @@ from sccg_edge.utils.progress import track
 MR_SAMPLE_SLICES = 12  # slices read to estimate an MR series' percentiles
 MR_SAMPLE_PIXELS = 65536  # pixels kept per sampled slice
 MR_OUTPUT_MAX = 4095.0  # synthetic MR [0, 1] -> 0..4095 (12-bit range)
+HEADER_BYTES = 8192  # room for one output file's header (the source's patient/study module and references)
 _EXPECTED = {"mr2ct": "MR", "ct2mr": "CT"}
 _OUT_MODALITY = {"mr2ct": "CT", "ct2mr": "MR"}
 
@@ -201,6 +202,12 @@ def convert_series(tr: Translator, info: SeriesInfo, direction: str, folder: Pat
             "mr_scale": list(scale) if scale else None}
 
 
+def output_bytes(info: SeriesInfo) -> int:
+    """About how many bytes the converted series takes: 16-bit pixels plus a header per slice."""
+    z, rows, cols = info.shape
+    return z * (rows * cols * 2 + HEADER_BYTES)
+
+
 def convert_dicom(inp: Path, out: Path, cfg: ConvertConfig, progress: bool = True) -> dict[str, Any]:
     """Convert a DICOM file, series folder or folder of several series into a new output folder.
 
@@ -219,7 +226,7 @@ def convert_dicom(inp: Path, out: Path, cfg: ConvertConfig, progress: bool = Tru
     inp, out, direction = Path(inp), Path(out), cfg.direction
     check_output_folder(out, inp if inp.is_dir() else inp.parent)
     jobs, skipped = plan_jobs(inp, direction, cfg.series)
-    check_writable(out, need_bytes=sum(p.stat().st_size for p in {f for j in jobs for f in j.info.files}))
+    check_writable(out, need_bytes=sum(output_bytes(job.info) for job in jobs))
     done = []
     with claim_output(out):
         check_output_folder(out, inp if inp.is_dir() else inp.parent)  # again, now that no other run can write it

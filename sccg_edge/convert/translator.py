@@ -7,6 +7,7 @@ the backend its suffix implies (``.onnx`` ONNX Runtime, ``.xml`` OpenVINO, ``.en
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,7 +79,9 @@ def translate_slice(tr: Translator, unit: np.ndarray) -> np.ndarray:
         InputError: the model produced NaN or infinite values (damaged or diverged weights); nothing non-finite is
             ever written.
     """
-    y = run_fitted(tr.infer, unit, tr.size)
+    with warnings.catch_warnings():  # a non-finite output is reported below, not as resampling warnings
+        warnings.simplefilter("ignore", RuntimeWarning)
+        y = run_fitted(tr.infer, unit, tr.size)
     if not np.isfinite(y).all():
         raise InputError(f"the model produced NaN or infinite values ({int((~np.isfinite(y)).sum())} of {y.size} "
                          "pixels of a slice): its weights are damaged or diverged; use another model. Nothing was "

@@ -354,10 +354,10 @@ def scan_series(path: Path | Sequence[Path], series_uid: str | None = None) -> S
     groups, where = _scan(path)
     uid = _pick(groups, where, series_uid)
     frames = [fr for f, ds in groups[uid] for fr in _frames_of(f, ds)]
+    _one_modality(groups[uid], uid, where)
     _same(frames, "shape", "Rows/Columns", where)
     _same(frames, "orientation", "ImageOrientationPatient", where)
     _same(frames, "pixel_spacing", "PixelSpacing", where)
-    _one_modality(groups[uid], uid, where)
     _positive_spacing(frames[0])
     orientation = frames[0].orientation or (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
     normal = np.cross(np.asarray(orientation[:3]), np.asarray(orientation[3:]))

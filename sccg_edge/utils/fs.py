@@ -156,9 +156,10 @@ def _fix(err: OSError) -> str:
     return "choose another --out"
 
 
-def os_error_line(err: OSError) -> str:
-    """The one-line ``<path>: <what happened>; <what to do>`` of an OS error met while reading or writing."""
-    path = err.filename if err.filename is not None else "(unknown path)"
+def os_error_line(err: OSError, fallback: str | None = None) -> str:
+    """The one-line ``<path>: <what happened>; <what to do>`` of an OS error met while reading or writing
+    (``fallback`` names the path when the OS did not, e.g. a write that ran out of space)."""
+    path = err.filename if err.filename is not None else fallback or "(unknown path)"
     return f"{path}: {describe_os_error(err)}; {_fix(err)}"
 
 
