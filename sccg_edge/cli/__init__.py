@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from typing import Any
 
 import typer
 
@@ -93,6 +94,7 @@ _register_all()
 
 
 def _on_sigterm(signum: int, _frame: object) -> None:
+    signal.signal(signum, signal.SIG_IGN)  # a second SIGTERM must not cut the clean-up the first one started
     raise Interrupted(signum)
 
 
@@ -147,7 +149,7 @@ def _out_arg(argv: list[str]) -> str | None:
     return None
 
 
-def _install_sigterm():  # type: ignore[no-untyped-def]
+def _install_sigterm() -> Any:
     """Make SIGTERM unwind like Ctrl-C (so ``finally`` blocks clean up); returns the handler to restore."""
     if threading.current_thread() is not threading.main_thread():
         return None

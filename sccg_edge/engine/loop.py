@@ -128,7 +128,7 @@ def failed_start_leaves_nothing(out: Path, resume: bool) -> Iterator[None]:
     a checkpoint exists the folder stays, and ``--resume`` continues it. A resumed run is never touched.
     """
     out = Path(out)
-    fresh = not resume and not (out.exists() and any(out.iterdir()))
+    fresh = not resume and not (out.is_dir() and any(out.iterdir()))
     existed = out.exists()
     try:
         yield
