@@ -14,7 +14,6 @@ from typing import Any
 import onnx
 import yaml
 
-
 #: keys the export/quantize step records in an artifact (ONNX ``metadata_props``, prefixed) and in its card
 RECORDED = ("direction", "size", "ct_window", "precision", "model")
 ONNX_PREFIX = "sccg_edge."

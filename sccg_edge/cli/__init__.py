@@ -17,6 +17,7 @@ import typer
 from sccg_edge.errors import SccgError
 from sccg_edge.utils.fs import os_error_line
 
+
 class Interrupted(BaseException):
     """SIGINT or SIGTERM arrived during a command; every ``finally`` on the way up has cleaned its temporary output."""
 

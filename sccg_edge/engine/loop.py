@@ -136,7 +136,10 @@ def failed_start_leaves_nothing(out: Path, resume: bool) -> Iterator[None]:
         if fresh and int(os.environ.get("RANK", "0")) == 0 and out.is_dir() and not (out / "checkpoints").exists():
             if existed:
                 for child in out.iterdir():
-                    shutil.rmtree(child) if child.is_dir() else child.unlink()
+                    if child.is_dir():
+                        shutil.rmtree(child)
+                    else:
+                        child.unlink()
             else:
                 shutil.rmtree(out, ignore_errors=True)
         raise

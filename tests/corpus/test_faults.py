@@ -15,8 +15,8 @@ import yaml
 
 from sccg_edge.cli import main
 from tests.conftest import snapshot, train_cmd
-from tests.corpus.cases import convert_argv, copy_in, edited, pydicom_file
 from tests.corpus.cases import Env as CorpusEnv
+from tests.corpus.cases import convert_argv, copy_in, edited, pydicom_file
 from tests.corpus.faults import (
     cli,
     float_image,
@@ -314,7 +314,7 @@ def test_train_failing_at_start_leaves_nothing(existing: bool, tmp_path: Path, c
     rc, err = run_cli(argv, capsys)
     assert rc == 2 and err.startswith("error: "), err
     assert (list(run.iterdir()) == []) if existing else not run.exists()
-    rc2, err2 = run_cli(argv, capsys)  # the same command is not refused for a half-made run folder
+    _, err2 = run_cli(argv, capsys)  # the same command is not refused for a half-made run folder
     assert "exists and is not empty" not in err2 and err2 == err
 
 
