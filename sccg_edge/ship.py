@@ -21,7 +21,7 @@ from sccg_edge.errors import InputError
 from sccg_edge.evaluate import evaluate_model
 from sccg_edge.models import count_macs
 from sccg_edge.models.loading import load_generator, save_generator
-from sccg_edge.utils.fs import atomic_dir
+from sccg_edge.utils.fs import atomic_dir, check_writable, claim_output
 
 
 def _weights_source(run: Path, train_cfg: dict[str, Any]) -> tuple[Path, str]:
@@ -83,8 +83,12 @@ def ship_run(run: Path, dest: Path, cfg: ShipConfig | None = None) -> dict[str, 
     train_cfg = yaml.safe_load((run / "config.yaml").read_text()) if (run / "config.yaml").is_file() else {}
     source, shipped = _weights_source(run, train_cfg)
     cv = cv_summary(Path(cfg.cv)) if cfg.cv else None
-    directions = [d for d in ("mr2ct", "ct2mr") if (source / f"g_{d}.safetensors").is_file() or source != run / "student"]
-    with atomic_dir(dest) as tmp:
+    directions = [d for d in ("mr2ct", "ct2mr")
+                  if (source / f"g_{d}.safetensors").is_file() or source != run / "student"]
+    run_data = (train_cfg.get("data") or {}).get("root") if isinstance(train_cfg, dict) else None
+    data = cfg.data or str(run_data or "")  # score on the data the run was trained on unless told otherwise
+    check_writable(dest)
+    with claim_output(dest), atomic_dir(dest) as tmp:  # scored before renamed: a failed evaluation leaves no dest
         for direction in directions:
             gen = load_generator(source, direction)
             save_generator(gen.model, tmp / f"g_{direction}.safetensors", direction, gen.size, gen.ct_window,
@@ -92,23 +96,23 @@ def ship_run(run: Path, dest: Path, cfg: ShipConfig | None = None) -> dict[str, 
                            half=half)
         if (run / "config.yaml").is_file():
             shutil.copy(run / "config.yaml", tmp / "config.yaml")
-    gen = load_generator(dest, directions[0])
-    card: dict[str, Any] = {
-        "name": dest.name, "generator": gen.config.to_dict(), "train_config": train_cfg,
-        "weights_dtype": "float16" if half else "float32",
-        "cost_512": count_macs(gen.model, (1, 1, 512, 512)).__dict__,
-        "cost_256": count_macs(gen.model, (1, 1, 256, 256)).__dict__,
-        "run": {**_run_summary(run), "shipped": shipped}, "notes": notes,
-        "val": evaluate_model(dest, EvalConfig("val", tuple(directions), cfg.data)),
-        "test": evaluate_model(dest, EvalConfig("test", tuple(directions), cfg.data)),
-    }
-    if cv is not None:
-        card["cv"] = cv
-    if compare:
-        card["compare"] = {"model": compare, "test": evaluate_model(compare, EvalConfig("test", tuple(directions),
-                                                                                         cfg.data))}
-    (dest / "card.json").write_text(json.dumps(card, indent=2) + "\n")
-    (dest / "MODEL_CARD.md").write_text(render_card(card))
+        gen = load_generator(tmp, directions[0])
+        scored = {split: {**evaluate_model(tmp, EvalConfig(split, tuple(directions), data)), "model": str(dest)}
+                  for split in ("val", "test")}
+        card: dict[str, Any] = {
+            "name": dest.name, "generator": gen.config.to_dict(), "train_config": train_cfg,
+            "weights_dtype": "float16" if half else "float32",
+            "cost_512": count_macs(gen.model, (1, 1, 512, 512)).__dict__,
+            "cost_256": count_macs(gen.model, (1, 1, 256, 256)).__dict__,
+            "run": {**_run_summary(run), "shipped": shipped}, "notes": notes, **scored,
+        }
+        if cv is not None:
+            card["cv"] = cv
+        if compare:
+            card["compare"] = {"model": compare, "test": evaluate_model(compare, EvalConfig("test", tuple(directions),
+                                                                                             data))}
+        (tmp / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+        (tmp / "MODEL_CARD.md").write_text(render_card(card))
     return card
 
 

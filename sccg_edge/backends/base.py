@@ -49,8 +49,13 @@ class Backend(abc.ABC):
         meta = artifact_metadata(self.artifact_path)
         self.input_size: int | None = int(meta["size"]) if meta.get("size") else None  # static S of (1, 1, S, S)
         self.ct_window: str | None = meta.get("ct_window")  # CT window the source model was trained with
-        if self.direction is None and meta.get("direction"):
-            self.direction = str(meta["direction"])
+        recorded = meta.get("direction")
+        if recorded and direction and str(recorded) != direction:
+            raise InputError(f"holds the {recorded} generator (recorded in {meta['recorded_in']}) but --direction "
+                             f"{direction} was asked for; use --direction {recorded}, or an artifact exported for "
+                             f"{direction}", self.artifact_path)
+        if self.direction is None and recorded:
+            self.direction = str(recorded)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Translate ``x`` (B, 1, H, W) float32 in [-1, 1]; returns (B, 1, H, W) float32."""

@@ -33,10 +33,53 @@ def artifact_file(folder: Path) -> Path | None:
     return next((folder / n for n in ARTIFACT_FILES if (folder / n).is_file()), None)
 
 
+#: keys the export/quantize step records in an artifact (ONNX ``metadata_props``, prefixed) and in its card
+RECORDED = ("direction", "size", "ct_window", "precision", "model")
+ONNX_PREFIX = "sccg_edge."
+
+
+def stamp_onnx(path: Path, card: dict[str, Any]) -> None:
+    """Record direction, size, CT window, precision and source model inside an ONNX file (``metadata_props``), so
+    the file alone says what it translates even when copied away from its card."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    kept = [p for p in model.metadata_props if not p.key.startswith(ONNX_PREFIX)]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    values = {**card, "model": card.get("source")}
+    for key in RECORDED:
+        if values.get(key) is not None:
+            entry = model.metadata_props.add()
+            entry.key, entry.value = ONNX_PREFIX + key, str(values[key])
+    onnx.save(model, str(path))
+
+
+def onnx_metadata(path: Path) -> dict[str, Any]:
+    """What :func:`stamp_onnx` recorded in an ONNX file (empty for a file written before it did, or unreadable)."""
+    try:
+        import onnx
+
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:  # noqa: BLE001 - a damaged file is reported by the runtime that loads it
+        return {}
+    return {p.key[len(ONNX_PREFIX):]: p.value for p in model.metadata_props if p.key.startswith(ONNX_PREFIX)}
+
+
 def artifact_metadata(artifact: Path | None) -> dict[str, Any]:
-    """What the export/quantize step recorded beside an artifact (``card.json`` or ``config.yaml``), if anything."""
+    """What the export/quantize step recorded in an artifact (ONNX metadata) or beside it (``card.json`` or
+    ``config.yaml``), if anything; ``recorded_in`` names where the direction came from."""
     if artifact is None or not artifact.exists():
         return {}
+    inside = onnx_metadata(artifact) if artifact.is_file() and artifact.suffix.lower() == ".onnx" else {}
+    beside = _sidecar_metadata(artifact)
+    meta = {**beside, **{k: v for k, v in inside.items() if k in ("size", "ct_window", "direction")}}
+    if meta.get("direction"):
+        meta["recorded_in"] = "its ONNX metadata" if inside.get("direction") else "its card.json/config.yaml"
+    return meta
+
+
+def _sidecar_metadata(artifact: Path) -> dict[str, Any]:
     folder = artifact if artifact.is_dir() else artifact.parent
     meta: dict[str, Any] = {}
     card, cfg = folder / "card.json", folder / "config.yaml"
@@ -53,8 +96,11 @@ def artifact_metadata(artifact: Path | None) -> dict[str, Any]:
 
 
 def write_card(folder: Path, card: dict[str, Any]) -> None:
-    """Write ``card.json`` and a short ``card.md`` into ``folder``."""
+    """Write ``card.json`` and a short ``card.md`` into ``folder`` (and stamp an ONNX model file named by
+    ``card["file"]`` with :func:`stamp_onnx`)."""
     folder = Path(folder)
+    if str(card.get("file", "")).endswith(".onnx") and (folder / card["file"]).is_file():
+        stamp_onnx(folder / card["file"], card)
     (folder / "card.json").write_text(json.dumps(card, indent=2, default=str) + "\n")
     lines = [f"# {card.get('name', 'artifact')}", ""]
     for key in ("format", "precision", "target", "source", "size", "bytes", "notes"):

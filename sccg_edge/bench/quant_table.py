@@ -36,7 +36,7 @@ from sccg_edge.export import export_onnx, to_openvino
 from sccg_edge.metrics.score import fidelity
 from sccg_edge.models.loading import LoadedGenerator
 from sccg_edge.quantize import quantize_artifact
-from sccg_edge.utils.fs import atomic_write_text
+from sccg_edge.utils.fs import atomic_write_text, check_writable
 from sccg_edge.utils.progress import track
 
 BASE_VARIANTS = ("ov-fp16", "ov-int8", "qdq-int8", "ov-int8-budget", "ov-int8-qat", "qdq-int8-qat")
@@ -77,6 +77,7 @@ def quant_table(spec: str, out: Path, cfg: QuantTableConfig, progress: bool = Tr
     if not directions or any(d not in ("mr2ct", "ct2mr") for d in directions):
         raise ConfigError(f"directions must be mr2ct and/or ct2mr, got '{','.join(directions)}'")
     out = Path(out)
+    check_writable(out)
     out.mkdir(parents=True, exist_ok=True)
     _, data_desc = resolve_data_root(DataConfig(root=cfg.data))
     jobs = [(d, v) for d in directions for v in ["fp32", *variants]]

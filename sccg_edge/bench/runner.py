@@ -37,7 +37,7 @@ from sccg_edge.data.slices import SliceSet, load_splits
 from sccg_edge.errors import ConfigError, InputError, SccgError
 from sccg_edge.metrics.score import DIRECTIONS, by_direction
 from sccg_edge.models import count_macs
-from sccg_edge.utils.fs import atomic_write_text
+from sccg_edge.utils.fs import atomic_write_text, check_writable
 from sccg_edge.utils.jsonsafe import json_safe
 from sccg_edge.utils.progress import track
 
@@ -319,6 +319,7 @@ def run_bench(cfg: SuiteConfig, out: Path | None = None, keep_artifacts: bool = 
     check_device(cfg.device)
     out = Path(out) if out is not None else default_out_dir()
     check_out_dir(out)
+    check_writable(out)  # before the benchmark, not after it
     done = _read_partial(out, cfg)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "config.json", json.dumps(to_dict(cfg)) + "\n")

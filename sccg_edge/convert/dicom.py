@@ -49,13 +49,14 @@ from sccg_edge.data.transforms import (
     unit_to_model,
 )
 from sccg_edge.errors import InputError
-from sccg_edge.utils.fs import atomic_dir
+from sccg_edge.utils.fs import atomic_dir, check_writable, claim_output
 from sccg_edge.utils.pipeline import BackgroundTasks, prefetch_map
 from sccg_edge.utils.progress import track
 
 MR_SAMPLE_SLICES = 12  # slices read to estimate an MR series' percentiles
 MR_SAMPLE_PIXELS = 65536  # pixels kept per sampled slice
 MR_OUTPUT_MAX = 4095.0  # synthetic MR [0, 1] -> 0..4095 (12-bit range)
+HEADER_BYTES = 8192  # room for one output file's header (the source's patient/study module and references)
 _EXPECTED = {"mr2ct": "MR", "ct2mr": "CT"}
 _OUT_MODALITY = {"mr2ct": "CT", "ct2mr": "MR"}
 
@@ -277,6 +278,12 @@ def translate_batch(tr: Translator, chunk: list[tuple[np.ndarray, FitInfo]]) -> 
     return np.stack([tr.infer(np.ascontiguousarray(m[None, None], np.float32))[0, 0] for m, _ in chunk])
 
 
+def output_bytes(info: SeriesInfo) -> int:
+    """About how many bytes the converted series takes: 16-bit pixels plus a header per slice."""
+    z, rows, cols = info.shape
+    return z * (rows * cols * 2 + HEADER_BYTES)
+
+
 def convert_dicom(inp: Path, out: Path, cfg: ConvertConfig, progress: bool = True) -> dict[str, Any]:
     """Convert a DICOM file, series folder or folder of several series into a new output folder.
 
@@ -295,19 +302,22 @@ def convert_dicom(inp: Path, out: Path, cfg: ConvertConfig, progress: bool = Tru
     inp, out, direction = Path(inp), Path(out), cfg.direction
     check_output_folder(out, inp if inp.is_dir() else inp.parent)
     jobs, skipped = plan_jobs(inp, direction, cfg.series)
-    tr = load_translator(cfg)
-    clean_stale_partials(out)
+    check_writable(out, need_bytes=sum(output_bytes(job.info) for job in jobs))
     done = []
-    with atomic_dir(out) as tmp:
-        mark_owner(tmp)
-        for job in jobs:
-            folder = tmp / job.subdir
-            folder.mkdir(exist_ok=True)
-            row = convert_series(tr, job.info, direction, folder, progress=progress, batch=tr.batch,
-                                 workers=cfg.workers)
-            done.append(dict(row, out=str(out / job.subdir) if job.subdir else str(out)))
-        unmark_owner(tmp)
+    with claim_output(out):
+        check_output_folder(out, inp if inp.is_dir() else inp.parent)  # again, now that no other run can write it
+        tr = load_translator(cfg)
+        clean_stale_partials(out)
+        with atomic_dir(out) as tmp:
+            mark_owner(tmp)
+            for job in jobs:
+                folder = tmp / job.subdir
+                folder.mkdir(exist_ok=True)
+                row = convert_series(tr, job.info, direction, folder, progress=progress, batch=tr.batch,
+                                     workers=cfg.workers)
+                done.append(dict(row, out=str(out / job.subdir) if job.subdir else str(out)))
+            unmark_owner(tmp)
     return {"input": str(inp), "direction": direction, "model": tr.label, "weights": tr.source,
             "backend": tr.backend, "precision": tr.precision, "size": tr.size, "ct_window": tr.ct_window,
-            "tta": tr.tta, "out": str(out), "n_series": len(done), "n_slices": sum(r["n_slices"] for r in done), "series": done,
-            "skipped": skipped, "resampled": next((r["resampled"] for r in done if r["resampled"]), None)}
+            "tta": tr.tta, "out": str(out), "n_series": len(done), "n_slices": sum(r["n_slices"] for r in done),
+            "series": done, "skipped": skipped, "resampled": next((r["resampled"] for r in done if r["resampled"]), None)}

@@ -13,7 +13,7 @@ from sccg_edge.convert.output import check_output_folder, clean_stale_partials, 
 from sccg_edge.convert.translator import load_translator, translate_slice
 from sccg_edge.data.pairs import read_png_unit
 from sccg_edge.errors import InputError
-from sccg_edge.utils.fs import atomic_dir
+from sccg_edge.utils.fs import atomic_dir, check_writable, claim_output
 from sccg_edge.utils.progress import track
 
 IMAGE_SUFFIXES = (".png",)
@@ -29,15 +29,18 @@ def convert_png_folder(inp: Path, out: Path, cfg: ConvertConfig, progress: bool 
     if not files:
         raise InputError("no PNG slices in this folder", inp)
     check_output_folder(out, inp)
-    clean_stale_partials(out)
-    tr = load_translator(cfg)
+    check_writable(out, need_bytes=sum(p.stat().st_size for p in files))
     direction = cfg.direction
-    with atomic_dir(out) as tmp:
-        mark_owner(tmp)
-        for path in track(files, description=f"convert {direction}", enabled=progress):
-            y = translate_slice(tr, read_png_unit(path))
-            Image.fromarray(np.round(y * 255.0).astype(np.uint8)).save(tmp / path.name)
-        unmark_owner(tmp)
+    with claim_output(out):
+        check_output_folder(out, inp)  # again, now that no other run can write it
+        clean_stale_partials(out)
+        tr = load_translator(cfg)
+        with atomic_dir(out) as tmp:
+            mark_owner(tmp)
+            for path in track(files, description=f"convert {direction}", enabled=progress):
+                y = translate_slice(tr, read_png_unit(path))
+                Image.fromarray(np.round(y * 255.0).astype(np.uint8)).save(tmp / path.name)
+            unmark_owner(tmp)
     return {"model": str(cfg.model), "direction": direction, "input": str(inp), "out": str(out), "n": len(files),
             "weights": tr.source, "backend": tr.backend, "precision": tr.precision}
 

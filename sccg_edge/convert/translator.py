@@ -7,6 +7,7 @@ the backend its suffix implies (``.onnx`` ONNX Runtime, ``.xml`` OpenVINO, ``.en
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from sccg_edge.backends import Backend, backend_for_artifact, load_backend, run_
 from sccg_edge.backends.cards import artifact_file
 from sccg_edge.backends.tta import with_tta
 from sccg_edge.config import ConvertConfig
-from sccg_edge.errors import ConfigError
+from sccg_edge.errors import ConfigError, InputError
 
 ARTIFACT_SUFFIXES = (".onnx", ".xml", ".engine", ".plan", ".trt")
 BATCHING = ("openvino", "torch")  # runtimes that take a batch of any size (OpenVINO reshapes the IR once)
@@ -84,5 +85,17 @@ def load_translator(cfg: ConvertConfig) -> Translator:
 
 
 def translate_slice(tr: Translator, unit: np.ndarray) -> np.ndarray:
-    """One [0, 1] (H, W) slice through ``tr`` at its size, returned as [0, 1] on the input grid."""
-    return run_fitted(tr.infer, unit, tr.size)
+    """One [0, 1] (H, W) slice through ``tr`` at its size, returned as [0, 1] on the input grid.
+
+    Raises:
+        InputError: the model produced NaN or infinite values (damaged or diverged weights); nothing non-finite is
+            ever written.
+    """
+    with warnings.catch_warnings():  # a non-finite output is reported below, not as resampling warnings
+        warnings.simplefilter("ignore", RuntimeWarning)
+        y = run_fitted(tr.infer, unit, tr.size)
+    if not np.isfinite(y).all():
+        raise InputError(f"the model produced NaN or infinite values ({int((~np.isfinite(y)).sum())} of {y.size} "
+                         "pixels of a slice): its weights are damaged or diverged; use another model. Nothing was "
+                         "written", tr.source)
+    return y

@@ -319,6 +319,25 @@ def _slice_spacing(frames: list[_Frame], offsets: np.ndarray | None, where: Path
     return med
 
 
+def _one_modality(members: list[tuple[Path, Dataset]], uid: str, where: Path) -> None:
+    """Refuse one SeriesInstanceUID whose files claim different modalities (e.g. MR and CT slices pooled)."""
+    first: dict[str, Path] = {}
+    for f, ds in members:
+        first.setdefault(str(ds.get("Modality", "OT")), f)
+    if len(first) > 1:
+        named = ", ".join(f"{f.name} is {m}" for m, f in sorted(first.items()))
+        raise InputError(f"series {uid} mixes modalities ({named}): one series must hold one modality; give the "
+                         "files of one modality only", where)
+
+
+def _positive_spacing(frame: _Frame) -> None:
+    """Refuse a PixelSpacing that is zero, negative or not finite (it would be copied into the output)."""
+    spacing = frame.pixel_spacing
+    if spacing is not None and not all(np.isfinite(v) and v > 0 for v in spacing):
+        raise InputError(f"PixelSpacing {list(spacing)} is not a pair of positive millimetre values; the header is "
+                         "corrupt: fix PixelSpacing or copy the file again from the source", frame.path)
+
+
 def scan_series(path: Path | Sequence[Path], series_uid: str | None = None) -> SeriesInfo:
     """Read and check the headers of one series and sort its slices, without loading pixel data.
 
@@ -335,9 +354,11 @@ def scan_series(path: Path | Sequence[Path], series_uid: str | None = None) -> S
     groups, where = _scan(path)
     uid = _pick(groups, where, series_uid)
     frames = [fr for f, ds in groups[uid] for fr in _frames_of(f, ds)]
+    _one_modality(groups[uid], uid, where)
     _same(frames, "shape", "Rows/Columns", where)
     _same(frames, "orientation", "ImageOrientationPatient", where)
     _same(frames, "pixel_spacing", "PixelSpacing", where)
+    _positive_spacing(frames[0])
     orientation = frames[0].orientation or (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
     normal = np.cross(np.asarray(orientation[:3]), np.asarray(orientation[3:]))
     frames, offsets = _sort_frames(frames, normal)

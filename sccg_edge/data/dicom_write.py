@@ -121,6 +121,8 @@ def encode_pixels(pixels: np.ndarray, modality: Literal["CT", "MR"],
     """
     if pixels.ndim != 2:
         raise ValueError(f"a slice must be 2-D, got shape {pixels.shape}")
+    if not np.isfinite(pixels).all():
+        raise ValueError("refusing to write NaN or infinite pixel values")
     if modality == "CT" and rescale is None:
         rescale = CT_DEFAULT_RESCALE
     slope, intercept = rescale if rescale is not None else (1.0, 0.0)

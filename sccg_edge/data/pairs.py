@@ -108,6 +108,9 @@ def read_png_unit(path: Path) -> np.ndarray:
     try:
         with Image.open(path) as img:
             img.load()
+            if img.mode == "F" and not np.isfinite(np.asarray(img)).all():  # e.g. a float TIFF named .png
+                raise InputError("holds NaN or infinite pixel values (a floating-point image); give 8- or 16-bit "
+                                 "PNG slices", path)
             arr = np.asarray(img.convert("L") if img.mode not in ("L", "I;16", "I") else img)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise InputError(f"cannot decode this image ({err}); replace or remove the file", path) from None

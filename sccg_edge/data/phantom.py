@@ -22,6 +22,7 @@ import numpy as np
 
 from sccg_edge.data.dicom_write import SeriesIds, SliceGeometry, new_uid, write_slice
 from sccg_edge.errors import ConfigError, InputError
+from sccg_edge.utils.fs import check_writable
 
 AIR, SKIN, FAT, CORTICAL_BONE, DIPLOE, CSF, GREY_MATTER, WHITE_MATTER, VENTRICLE, SINUS, EYE = range(11)
 LABEL_NAMES: dict[int, str] = {AIR: "air", SKIN: "scalp/soft tissue", FAT: "fat", CORTICAL_BONE: "cortical bone",
@@ -274,6 +275,7 @@ def write_phantom_dataset(out: Path, patients: int = 4, size: int = 256, seed: i
     if patients < 1 or patients > 1000:
         raise ConfigError(f"phantom patients must be between 1 and 1000, got {patients}")
     _check_empty(out)
+    check_writable(out, need_bytes=patients * slices * size * size * 2 * 2)  # CT + MR, 16-bit
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:

@@ -21,6 +21,7 @@ import numpy as np
 
 from sccg_edge.data.pairs import PairRecord
 from sccg_edge.errors import ConfigError, InputError
+from sccg_edge.utils.fs import atomic_write_text
 
 SPLITS = ("train", "val", "test")
 MANIFEST_FORMAT = "sccg-edge-manifest/1"
@@ -166,8 +167,7 @@ def write_manifest(records: list[PairRecord], path: Path, split_name: str, root:
     doc = {"format": MANIFEST_FORMAT, "split": split_name, "root": root.as_posix(),
            "patients": sorted({r.patient for r in records}), "slices": slices}
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc, indent=1) + "\n")
+    atomic_write_text(path, json.dumps(doc, indent=1) + "\n")
     return path
 
 

@@ -32,7 +32,15 @@ from sccg_edge.backends import load_backend
 from sccg_edge.config import DistillConfig
 from sccg_edge.data.slices import SliceSet, load_train_val, resolve_data_root
 from sccg_edge.distill.card import export_students
-from sccg_edge.engine.loop import Run, StepProgress, run_epochs, schedule, start_session, write_csv_row
+from sccg_edge.engine.loop import (
+    Run,
+    StepProgress,
+    failed_start_leaves_nothing,
+    run_epochs,
+    schedule,
+    start_session,
+    write_csv_row,
+)
 from sccg_edge.engine.parallel import (
     allreduce_grads,
     autocast_for,
@@ -231,8 +239,15 @@ def distill(cfg: DistillConfig, teacher_spec: str | Path | None, out: Path, resu
         out: the run folder (new, or an existing one with ``resume=True``).
         resume: continue ``out`` from its last checkpoint, replaying the same batch order.
         progress: show a progress bar on stderr.
+
+    A run that fails before its first checkpoint leaves nothing under ``out`` (the same command can be rerun).
     """
-    out = Path(out)
+    with failed_start_leaves_nothing(Path(out), resume):
+        return _distill(cfg, teacher_spec, Path(out), resume, progress)
+
+
+def _distill(cfg: DistillConfig, teacher_spec: str | Path | None, out: Path, resume: bool,
+             progress: bool) -> dict[str, Any]:
     spec = str(teacher_spec) if teacher_spec is not None else cfg.teacher
     if not spec:
         raise InputError("no teacher given; pass --teacher (a shipped name, a model folder or a teacher run)")

@@ -11,8 +11,11 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
+import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +30,7 @@ from sccg_edge.data.slices import SliceSet, epoch_order, make_batch
 from sccg_edge.engine.checkpoint import load_checkpoint, save_checkpoint
 from sccg_edge.engine.parallel import dist_setup
 from sccg_edge.errors import InputError
-from sccg_edge.utils.fs import atomic_write_text
+from sccg_edge.utils.fs import atomic_write_text, check_writable
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -117,6 +120,31 @@ class Session:
     config_yaml: str
 
 
+@contextmanager
+def failed_start_leaves_nothing(out: Path, resume: bool) -> Iterator[None]:
+    """Around a whole run: if it fails (or is interrupted) before its first checkpoint, remove what it wrote.
+
+    A new run folder is removed, an existing empty one emptied again, so the same command can simply be rerun; once
+    a checkpoint exists the folder stays, and ``--resume`` continues it. A resumed run is never touched.
+    """
+    out = Path(out)
+    fresh = not resume and not (out.is_dir() and any(out.iterdir()))
+    existed = out.exists()
+    try:
+        yield
+    except BaseException:
+        if fresh and int(os.environ.get("RANK", "0")) == 0 and out.is_dir() and not (out / "checkpoints").exists():
+            if existed:
+                for child in out.iterdir():
+                    if child.is_dir():
+                        shutil.rmtree(child)
+                    else:
+                        child.unlink()
+            else:
+                shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
 def start_session(cfg: Any, out: Path, resume: bool) -> Session:
     """Set a run up: data parallelism under torchrun, CPU threads, and (rank 0) the run folder with its config.yaml.
 
@@ -127,6 +155,7 @@ def start_session(cfg: Any, out: Path, resume: bool) -> Session:
         torch.set_num_threads(cfg.threads)
     config_yaml = dump_yaml(cfg)
     if rank == 0:
+        check_writable(out)
         prepare_run_dir(out, resume)
         atomic_write_text(out / "config.yaml", config_yaml)
     return Session(rank, world, device, config_yaml)

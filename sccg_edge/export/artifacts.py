@@ -21,7 +21,7 @@ from sccg_edge.export.tensorrt import build_engine
 from sccg_edge.metrics.score import fidelity
 from sccg_edge.models.generator import Generator
 from sccg_edge.models.loading import load_generator
-from sccg_edge.utils.fs import atomic_dir
+from sccg_edge.utils.fs import atomic_dir, check_writable
 
 
 def default_out(model: str | Path, direction: str, profile: ExportProfile) -> Path:
@@ -59,6 +59,7 @@ def export_artifact(model: str | Path, cfg: ExportConfig, out: Path | None = Non
     out = Path(out) if out else default_out(model, direction, prof)
     if out.exists():
         raise InputError("already exists; choose a new --out folder", out)
+    check_writable(out)
     card: dict[str, Any] = {"name": out.name, "format": prof.format, "precision": prof.precision,
                             "target": prof.target, "source": str(model), "direction": direction, "size": size,
                             "ct_window": loaded.ct_window if loaded is not None else None}

@@ -12,8 +12,8 @@ Reading (never writing; inputs are left untouched):
   PNGs carry no Hounsfield units and are refused for ``scale="hu"``.
 * DICOM: pydicom reads one 2-D slice and applies ``RescaleSlope``/``RescaleIntercept`` (defaults
   1 and 0). For ``scale="uint8"`` the HU image is mapped to 0..255 with the brain window 0..80 HU
-  (``clip(hu, 0, 80) / 80 * 255``, kept as float64, not rounded); a DICOM whose ``Modality`` is present and not
-  ``CT`` is refused there, because only a CT has a meaningful brain window.
+  (``clip(hu, 0, 80) / 80 * 255``, kept as float64, not rounded). A DICOM whose ``Modality`` is present and not
+  ``CT`` is refused on both scales: only a CT has Hounsfield units and a meaningful brain window.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def read_image(path: Path, scale: str) -> np.ndarray:
         if scale == "hu":
             raise InputError("a PNG carries no Hounsfield units; use --scale uint8 or give DICOM files", path=path)
         return _read_png(path)
-    hu = _read_dicom_hu(path, require_ct=scale == "uint8")
+    hu = _read_dicom_hu(path, scale)
     if scale == "hu":
         return hu
     lo, hi = BRAIN_WINDOW_HU
@@ -141,15 +141,16 @@ def _read_png(path: Path) -> np.ndarray:
         raise InputError(f"cannot decode this PNG (corrupt or truncated?): {ex}", path=path) from ex
 
 
-def _read_dicom_hu(path: Path, require_ct: bool) -> np.ndarray:
+def _read_dicom_hu(path: Path, scale: str) -> np.ndarray:
     try:
         ds = pydicom.dcmread(path)
         pixels = ds.pixel_array
     except Exception as ex:  # pydicom raises many types for corrupt data and missing decoders
         raise InputError(f"cannot decode this DICOM file: {type(ex).__name__}: {ex}", path=path) from ex
     modality = str(ds.get("Modality", "")).upper()
-    if require_ct and modality and modality != "CT":
-        raise InputError(f"Modality is {modality}, not CT; the uint8 scale maps CT with the brain window", path=path)
+    if modality and modality != "CT":  # both scales are of CT: Hounsfield units, or HU through the brain window
+        what = "maps CT with the brain window" if scale == "uint8" else "scores CT in Hounsfield units"
+        raise InputError(f"Modality is {modality}, not CT; the {scale} scale {what}", path=path)
     if pixels.ndim != 2:
         raise InputError(f"expected one 2-D slice per file; got pixel data of shape {pixels.shape}", path=path)
     slope = float(ds.get("RescaleSlope", 1) or 1)

@@ -30,7 +30,7 @@ from sccg_edge.quantize.calibration import CalibrationSet, read_calibration_mani
 from sccg_edge.quantize.fp16 import onnx_to_fp16, openvino_fp16
 from sccg_edge.quantize.ptq import quantize_onnx_qdq, quantize_openvino_int8
 from sccg_edge.quantize.qat import finetune_qat, plain_weights, prepare_qat
-from sccg_edge.utils.fs import atomic_dir
+from sccg_edge.utils.fs import atomic_dir, check_writable
 
 
 def quantize_onnx(src: Path, out: Path, cfg: QuantConfig, calib: CalibrationSet | None = None) -> dict[str, Any]:
@@ -100,6 +100,7 @@ def quantize_artifact(model: str | Path, direction: str, cfg: QuantConfig, out: 
     out = Path(out)
     if out.exists():
         raise InputError("already exists; choose a new --out folder", out)
+    check_writable(out)
     loaded = load_generator(model, direction)
     root, _ = resolve_data_root(DataConfig(root=cfg.data))
     data = DataConfig(root=cfg.data, size=cfg.size, ct_window=loaded.ct_window)

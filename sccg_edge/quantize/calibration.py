@@ -19,6 +19,7 @@ from sccg_edge.config import MIN_CALIBRATION_SLICES
 from sccg_edge.data.pairs import PairRecord, list_pairs
 from sccg_edge.data.splits import read_manifest, split_records, write_manifest
 from sccg_edge.errors import InputError
+from sccg_edge.utils.fs import atomic_write_text, check_writable
 
 STRATEGIES = ("stratified", "random")
 BANDS = ("skull-base", "ventricles", "vertex")
@@ -84,6 +85,7 @@ def write_calibration_manifest(root: Path, out: Path, n: int = 32, strategy: str
     if len(calib) < MIN_CALIBRATION_SLICES:
         raise InputError(f"the calibration split has only {len(calib)} slices; at least {MIN_CALIBRATION_SLICES} "
                          "are needed (add training patients)", root)
+    check_writable(Path(out))
     picked = [calib[i] for i in select_slices(calib, n, strategy, seed)]
     positions = dict(zip([r.name for r in calib], slice_positions(calib)))
     write_manifest(picked, Path(out), "calibration", root=Path(root))
@@ -93,7 +95,7 @@ def write_calibration_manifest(root: Path, out: Path, n: int = 32, strategy: str
         entry["position"] = round(positions[entry["name"]], 4)
         entry["band"] = band_of(positions[entry["name"]])
     doc["bands"] = {b: sum(e["band"] == b for e in doc["slices"]) for b in BANDS}
-    Path(out).write_text(json.dumps(doc, indent=1) + "\n")
+    atomic_write_text(Path(out), json.dumps(doc, indent=1) + "\n")
     return {"manifest": str(out), "slices": len(picked), "strategy": strategy, "patients": doc["patients"],
             "bands": doc["bands"]}
 

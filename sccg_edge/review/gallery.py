@@ -37,7 +37,7 @@ from sccg_edge.review.inputs import (
     to_255,
 )
 from sccg_edge.review.render import build_page, diff_rgb, finite, svg_filters, window_maps, write_png
-from sccg_edge.utils.fs import atomic_dir
+from sccg_edge.utils.fs import atomic_dir, check_writable
 
 METRICS = ("psnr", "ssim", "mae")
 
@@ -78,6 +78,7 @@ def make_gallery(cfg: GalleryConfig, out: Path) -> dict[str, Any]:
     out = Path(out)
     if out.exists():
         raise InputError("the output folder exists; give a new --out (nothing is overwritten)", out)
+    check_writable(out)
     specs = parse_models(cfg.models)
     ref_label = None
     if cfg.reference.lower() != "none":

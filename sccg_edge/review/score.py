@@ -28,7 +28,7 @@ from sccg_edge.review.answers import ReaderAnswers, Skipped, collect_answers, lo
 from sccg_edge.review.inputs import REAL
 from sccg_edge.review.report import bar_chart, markdown_report
 from sccg_edge.review.study import MODALITIES
-from sccg_edge.utils.fs import atomic_dir
+from sccg_edge.utils.fs import atomic_dir, check_writable
 from sccg_edge.utils.jsonsafe import json_safe
 
 Z95 = 1.959963984540054
@@ -140,6 +140,7 @@ def score_study(key_path: Path, answers: Path, out: Path) -> dict[str, Any]:
     out = Path(out)
     if out.exists():
         raise InputError("the output folder exists; give a new --out (nothing is overwritten)", out)
+    check_writable(out)
     key = load_key(Path(key_path))
     files, skipped = collect_answers(Path(answers), key)
     if not files:

@@ -31,7 +31,7 @@ from sccg_edge.review.inputs import (
     to_255,
 )
 from sccg_edge.review.render import build_page, write_png
-from sccg_edge.utils.fs import atomic_dir
+from sccg_edge.utils.fs import atomic_dir, check_writable
 
 KEY_FORMAT = "sccg-edge-study-key-v1"
 ANSWERS_FORMAT = "sccg-edge-study-answers-v1"
@@ -86,6 +86,7 @@ def make_study(cfg: StudyConfig, out: Path) -> dict[str, Any]:
     out = Path(out)
     if out.exists():
         raise InputError("the output folder exists; give a new --out (nothing is overwritten)", out)
+    check_writable(out)
     if not 1 <= cfg.readers <= 999:
         raise ConfigError(f"--readers must be between 1 and 999, got {cfg.readers}")
     models = load_models(parse_models(cfg.models), device=cfg.device, threads=cfg.threads)

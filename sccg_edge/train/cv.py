@@ -35,7 +35,7 @@ from sccg_edge.distill import distill
 from sccg_edge.errors import ConfigError, InputError
 from sccg_edge.evaluate import evaluate_model
 from sccg_edge.train.run import train_teacher
-from sccg_edge.utils.fs import atomic_write_text
+from sccg_edge.utils.fs import atomic_write_text, check_writable
 
 METRICS = ("psnr", "ssim", "mae", "iou", "head_psnr", "head_ssim", "head_mae")
 #: per-fold score sets: plain, with flip test-time averaging, and against ground truth registered onto the input
@@ -78,6 +78,7 @@ def run_cv(cfg: CvConfig, progress: bool = True) -> dict[str, Any]:
     out = Path(cfg.out)
     root, described = resolve_data_root(DataConfig(root=cfg.data))
     splits = fold_splits(sorted({r.patient for r in list_pairs(root)}), cfg.folds)
+    check_writable(out)
     out.mkdir(parents=True, exist_ok=True)
     _check_same_study(out, cfg)
     for k in cfg.only or range(cfg.folds):

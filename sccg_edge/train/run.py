@@ -23,7 +23,15 @@ from PIL import Image
 from sccg_edge.backends import load_backend, run_batched
 from sccg_edge.config import TrainConfig, load_recipe
 from sccg_edge.data.slices import SliceSet, load_train_val
-from sccg_edge.engine.loop import Run, StepProgress, run_epochs, schedule, start_session, write_csv_row
+from sccg_edge.engine.loop import (
+    Run,
+    StepProgress,
+    failed_start_leaves_nothing,
+    run_epochs,
+    schedule,
+    start_session,
+    write_csv_row,
+)
 from sccg_edge.engine.parallel import autocast_for, dist_finish
 from sccg_edge.errors import ConfigError
 from sccg_edge.metrics.score import image_255, validation_scores
@@ -69,8 +77,15 @@ def resume_config(out: Path, overrides: dict[str, Any] | None = None) -> TrainCo
 
 
 def train_teacher(cfg: TrainConfig, out: Path, resume: bool = False, progress: bool = True) -> dict[str, Any]:
-    """Train (or resume) the teacher; returns a summary with the last validation metrics and paths."""
-    out = Path(out)
+    """Train (or resume) the teacher; returns a summary with the last validation metrics and paths.
+
+    A run that fails before its first checkpoint leaves nothing under ``out`` (the same command can be rerun).
+    """
+    with failed_start_leaves_nothing(Path(out), resume):
+        return _train_teacher(cfg, Path(out), resume, progress)
+
+
+def _train_teacher(cfg: TrainConfig, out: Path, resume: bool, progress: bool) -> dict[str, Any]:
     _check_sizes(cfg)
     session = start_session(cfg, out, resume)
     rank, world, device = session.rank, session.world, session.device
