@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sccg_edge.config.bounds import SIZE_MAX, THREADS_MAX, bounded
+from sccg_edge.config.loader import normalize
 from sccg_edge.errors import ConfigError
 
 DIRECTIONS = ("mr2ct", "ct2mr")
@@ -28,11 +30,12 @@ class ConvertConfig:
     direction: str = "mr2ct"
     backend: str | None = None
     series: str | None = None
-    size: int | None = None
+    size: int | None = bounded(None, 16, SIZE_MAX, multiple=4)
     device: str = "cpu"
-    threads: int = 0
+    threads: int = bounded(0, 0, THREADS_MAX)
 
     def __post_init__(self) -> None:
+        normalize(self)
         if self.direction not in DIRECTIONS:
             raise ConfigError(f"unknown --direction '{self.direction}'; use mr2ct (MR in, synthetic CT out) or ct2mr")
         if self.size is not None and (self.size < 16 or self.size % 4):

@@ -23,6 +23,7 @@ import pydicom
 from pydicom import Dataset
 from pydicom.errors import InvalidDicomError
 
+from sccg_edge.data.dicom_open import check_pixel_size, inflated_dataset, is_deflated
 from sccg_edge.errors import InputError
 
 _DEFER_BYTES = 2048  # header values larger than this (pixel data, icons) are not read while scanning
@@ -59,6 +60,12 @@ class SeriesInfo:
 
     def header(self, i: int = 0) -> Dataset:
         """Re-read the header of slice ``i``'s file (no pixel data), e.g. to copy its patient/study modules."""
+        if is_deflated(self.files[i]):
+            ds = inflated_dataset(self.files[i])
+            for kw in _PIXEL_KEYWORDS:
+                if kw in ds:
+                    delattr(ds, kw)
+            return ds
         return pydicom.dcmread(self.files[i], stop_before_pixels=True)
 
 
@@ -156,8 +163,15 @@ def _frames_of(path: Path, ds: Dataset) -> list[_Frame]:
 # ----------------------------------------------------------------------------------------------- headers
 
 
+def _stored_size(path: Path) -> int:
+    """Bytes a header's values can come from: the file (a deflated file's values are already in memory)."""
+    return 2**62 if is_deflated(path) else path.stat().st_size
+
+
 def _dcmread_header(path: Path, force: bool) -> tuple[Dataset, bool]:
     """(dataset without pixel values, whether pydicom warned that the file ended early)."""
+    if is_deflated(path):  # pydicom would inflate it unbounded, then fail to read its deferred values
+        return inflated_dataset(path), False
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         ds = pydicom.dcmread(path, defer_size=_DEFER_BYTES, force=force)
@@ -178,8 +192,11 @@ def _read_header(path: Path, strict: bool) -> Dataset | None:
             if "SOPClassUID" not in ds:
                 ds = None
         if ds is not None:
+            check_pixel_size(path, ds, _stored_size(path))  # before any value is read: bounds every allocation
             for _ in ds.iterall():  # decode every element now: pydicom converts lazily and a corrupt value
                 pass  # (unknown VR, a non-numeric DS) would otherwise raise later, far from this file's name
+    except InputError:
+        raise
     except Exception as exc:  # pydicom raises many types on corrupt headers
         raise InputError(f"cannot be read as DICOM ({type(exc).__name__}: {exc}); the file is truncated or "
                          "corrupt: copy it again from the source", path) from exc
