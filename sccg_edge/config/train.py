@@ -100,14 +100,14 @@ class CvConfig:
 
     recipe: str = "cpu"
     folds: int = bounded(4, 2, 1000)
-    budget_minutes: float = 30.0
+    budget_minutes: float = bounded(30.0, 0.0, lo_open=True)
     out: str = ""
     data: str = ""  # empty: the shared pairs when present, else the embedded phantom
     only: tuple[int, ...] = ()  # train and score only these folds (the report covers every finished fold)
     report_only: bool = False  # train nothing: score finished folds not yet scored, and write the report
     students: tuple[str, ...] = ()  # student presets distilled from each fold's teacher (on the fold's training
     #                                 patients) and scored beside it on the fold's test patients
-    student_budget_minutes: float = 10.0  # per student and fold, on the teacher's budget clock
+    student_budget_minutes: float = bounded(10.0, 0.0, lo_open=True)  # per student and fold, on the teacher's budget clock
     student_overrides: dict[str, Any] = field(default_factory=dict)  # --student-set key=value of distill-cpu
     overrides: dict[str, Any] = field(default_factory=dict)  # --set key=value of the recipe
 

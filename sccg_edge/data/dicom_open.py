@@ -100,25 +100,25 @@ def _inflate(path: Path, zipped: bytes) -> bytes:
 def inflated_dataset(path: Path) -> FileDataset:
     """Read a deflated DICOM file completely (its values inflated within bounds, see :func:`_inflate`).
 
-    The last two files read are kept, so reading a multi-frame file frame by frame inflates it once.
+    Each call returns a new dataset; the inflated bytes of the last two files are kept, so reading a multi-frame
+    file frame by frame inflates it once.
     """
     path = Path(path)
     stat = path.stat()
-    return _inflated(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    inflated, preamble = _inflated(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    ds = read_dataset(BytesIO(inflated), is_implicit_VR=False, is_little_endian=True)
+    return FileDataset(str(path), ds, preamble=preamble, file_meta=read_file_meta_info(path), is_implicit_VR=False,
+                       is_little_endian=True)
 
 
 @functools.lru_cache(maxsize=2)
-def _inflated(name: str, mtime_ns: int, size: int) -> FileDataset:
+def _inflated(name: str, mtime_ns: int, size: int) -> tuple[bytes, bytes | None]:
+    """(inflated dataset bytes, preamble) of a deflated file (cached by name, modification time and size)."""
     path = Path(name)
-    check_allocation(path.stat().st_size, "reading this deflated file", path)
+    check_allocation(size, "reading this deflated file", path)
     data = path.read_bytes()
     offset, _ = _meta_end(data)
-    inflated = _inflate(path, data[offset:])
-    meta = read_file_meta_info(path)
-    ds = read_dataset(BytesIO(inflated), is_implicit_VR=False, is_little_endian=True)
-    fds = FileDataset(str(path), ds, preamble=data[:128] if data[128:132] == b"DICM" else None, file_meta=meta,
-                      is_implicit_VR=False, is_little_endian=True)
-    return fds
+    return _inflate(path, data[offset:]), (data[:128] if data[128:132] == b"DICM" else None)
 
 
 def read_dicom(path: Path) -> Dataset:

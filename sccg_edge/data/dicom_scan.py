@@ -122,6 +122,12 @@ def _floats(value: Any, n: int) -> tuple[float, ...] | None:
     return out if len(out) == n else None
 
 
+def _read_as(ds: Dataset) -> str:
+    """The transfer syntax a file without file meta (no preamble, no 'DICM') was read as, for its pixels."""
+    implicit, little = getattr(ds, "original_encoding", (True, True))
+    return "1.2.840.10008.1.2" if implicit else ("1.2.840.10008.1.2.1" if little else "1.2.840.10008.1.2.2")
+
+
 def _functional(groups: tuple[Any, ...], seq: str, keyword: str) -> Any:
     for group in groups:
         items = group.get(seq) if group is not None else None
@@ -138,7 +144,7 @@ def _frames_of(path: Path, ds: Dataset) -> list[_Frame]:
     per = ds.get("PerFrameFunctionalGroupsSequence")
     per = per if per is not None and len(per) == n else None
     base = {kw: _plain(ds[kw].value) for kw in TAG_KEYWORDS if kw in ds and ds[kw].value not in (None, "")}
-    base["TransferSyntaxUID"] = str(getattr(ds, "file_meta", {}).get("TransferSyntaxUID", ""))
+    base["TransferSyntaxUID"] = str(getattr(ds, "file_meta", {}).get("TransferSyntaxUID", "")) or _read_as(ds)
     base["NumberOfFrames"] = n
     frames = []
     for i in range(n):
@@ -230,6 +236,10 @@ def _collect(path: Path | Sequence[Path]) -> tuple[list[Path], Path, bool]:
         if not path.is_dir():
             raise InputError("does not exist; give a DICOM file or a folder of DICOM slices", path)
         files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        subs = sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+        if not files and subs:
+            raise InputError(f"holds only sub-folders ({', '.join(subs[:5])}), no files; DICOM slices are read from "
+                             f"the folder itself: give the series folder, e.g. {path / subs[0]}", path)
         if not files:
             raise InputError("is an empty folder (DICOM files are read from the folder itself, not "
                              "sub-folders); give the folder that holds the .dcm slices", path)
@@ -305,6 +315,14 @@ def _same(frames: list[_Frame], attr: str, label: str, where: Path, atol: float 
                              "folder", where)
 
 
+def _check_orientation(orientation: tuple[float, ...], path: Path) -> None:
+    """ImageOrientationPatient must hold two perpendicular unit vectors (all zeros would stack every slice at 0)."""
+    row, col = np.asarray(orientation[:3]), np.asarray(orientation[3:])
+    if not (abs(np.linalg.norm(row) - 1) < 0.01 and abs(np.linalg.norm(col) - 1) < 0.01 and abs(row @ col) < 0.01):
+        raise InputError(f"ImageOrientationPatient {list(orientation)} is not two perpendicular unit vectors, so "
+                         "the slices cannot be placed; the header is corrupt: re-export the series", path)
+
+
 def _sort_frames(frames: list[_Frame], normal: np.ndarray) -> tuple[list[_Frame], np.ndarray | None]:
     """Sort by position along the normal (returns the sorted offsets), else by InstanceNumber."""
     if all(fr.position is not None for fr in frames):
@@ -356,6 +374,7 @@ def scan_series(path: Path | Sequence[Path], series_uid: str | None = None) -> S
     _same(frames, "orientation", "ImageOrientationPatient", where)
     _same(frames, "pixel_spacing", "PixelSpacing", where)
     orientation = frames[0].orientation or (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+    _check_orientation(orientation, frames[0].path)
     normal = np.cross(np.asarray(orientation[:3]), np.asarray(orientation[3:]))
     frames, offsets = _sort_frames(frames, normal)
     dz = _slice_spacing(frames, offsets, where)

@@ -74,7 +74,7 @@ def _weights_file(spec: str | Path, direction: str) -> Path:
             names = ", ".join(shipped_model_names()) or "none installed"
             raise InputError(f"no such model file, folder or shipped model name (shipped models: {names})", spec)
     if path.is_file():
-        if path.suffix in PICKLE_SUFFIXES:
+        if path.suffix.lower() in PICKLE_SUFFIXES:
             raise InputError("pickled checkpoints are refused because loading them can run arbitrary code; "
                              "convert the weights to .safetensors", path)
         return path
