@@ -68,7 +68,7 @@ def _decode(path: Path, frame: int, tags: dict[str, Any]) -> np.ndarray:
     n_frames = int(tags.get("NumberOfFrames") or 1)
     try:
         src = inflated_dataset(path) if is_deflated(path) else path
-        syntax = {"transfer_syntax_uid": tags["TransferSyntaxUID"]} if tags.get("TransferSyntaxUID") else {}
+        syntax = {"transfer_syntax_uid": UID(tags["TransferSyntaxUID"])} if tags.get("TransferSyntaxUID") else {}
         arr = pixel_array(src, index=frame if n_frames > 1 else None, **syntax)  # files without meta need it
     except Exception as exc:
         raise translate_pixel_error(exc, path, str(tags.get("TransferSyntaxUID", ""))) from exc

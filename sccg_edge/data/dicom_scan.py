@@ -66,7 +66,7 @@ class SeriesInfo:
                 if kw in ds:
                     delattr(ds, kw)
             return ds
-        return pydicom.dcmread(self.files[i], stop_before_pixels=True)
+        return pydicom.dcmread(self.files[i], stop_before_pixels=True, force=True)  # scanning accepted the file
 
 
 # ----------------------------------------------------------------------------------------------- frames
