@@ -13,6 +13,10 @@ from typing import Any
 
 import yaml
 
+from sccg_edge.config.bounds import SIZE_MAX, Bounds, check_value
+from sccg_edge.config.loader import CHOICES
+from sccg_edge.errors import InputError
+
 #: model files an export / quantize folder may hold, the deployable one first (an OpenVINO export keeps its ONNX too)
 ARTIFACT_FILES = ("model.engine", "model.xml", "model.onnx")
 
@@ -83,16 +87,32 @@ def _sidecar_metadata(artifact: Path) -> dict[str, Any]:
     folder = artifact if artifact.is_dir() else artifact.parent
     meta: dict[str, Any] = {}
     card, cfg = folder / "card.json", folder / "config.yaml"
-    try:
-        if cfg.is_file():
-            loaded = yaml.safe_load(cfg.read_text())
-            meta.update(loaded if isinstance(loaded, dict) else {})
-        if card.is_file():
-            loaded = json.loads(card.read_text())
-            meta.update({k: v for k, v in loaded.items() if k in ("size", "ct_window", "direction", "precision")})
-    except (OSError, ValueError):  # a damaged sidecar only loses the hints; the artifact itself is checked on load
-        return {}
+    for path, parse in ((cfg, yaml.safe_load), (card, json.loads)):
+        if not path.is_file():
+            continue
+        try:
+            loaded = parse(path.read_text())
+        except (OSError, ValueError, yaml.YAMLError) as err:  # a damaged sidecar would silently change the inputs
+            raise InputError(f"this sidecar of the artifact cannot be read ({str(err).splitlines()[0]}); restore it "
+                             "from the export, or delete it to run the artifact with explicit flags", path) from None
+        if not isinstance(loaded, dict):
+            raise InputError("this sidecar of the artifact is not a mapping; restore it from the export", path)
+        meta.update({k: v for k, v in loaded.items() if k in ("size", "ct_window", "direction")})
+        _check_hints(meta, path)
     return {k: meta[k] for k in ("size", "ct_window", "direction") if meta.get(k) is not None}
+
+
+def _check_hints(meta: dict[str, Any], path: Path) -> None:
+    """Refuse out-of-range hints (a size of 100000, an unknown window or direction) naming the sidecar file."""
+    size = meta.get("size")
+    if size is not None:
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise InputError(f"'size' must be an integer, got {size!r}; restore the sidecar from the export", path)
+        check_value(size, Bounds(16, SIZE_MAX, multiple=4), "size", str(path))
+    for key, allowed in (("ct_window", CHOICES["data.ct_window"]), ("direction", ("mr2ct", "ct2mr"))):
+        if meta.get(key) is not None and meta[key] not in allowed:
+            raise InputError(f"'{key}' must be one of {', '.join(allowed)}, got {meta[key]!r}; restore the sidecar "
+                             "from the export", path)
 
 
 def write_card(folder: Path, card: dict[str, Any]) -> None:

@@ -72,7 +72,9 @@ class OpenVinoBackend(Backend):
         try:
             return self.core.read_model(str(self.path))
         except RuntimeError as err:
-            raise InputError(f"OpenVINO cannot read this model ({str(err).splitlines()[0]})", self.path) from None
+            raise InputError(f"OpenVINO cannot read this model ({_reason(err)}): its .xml and .bin are corrupt, "
+                             "truncated or from different exports; re-export it (sccg-edge export / quantize)",
+                             self.path) from None
 
     @classmethod
     def supports(cls, device: str) -> bool:
@@ -91,7 +93,11 @@ class OpenVinoBackend(Backend):
             except RuntimeError as err:
                 raise InputError(f"this model cannot take input shape {list(shape)} "
                                  f"({str(err).splitlines()[0]})", self.path) from None
-            compiled = self.core.compile_model(model, self.ov_device, self.config)
+            try:
+                compiled = self.core.compile_model(model, self.ov_device, self.config)
+            except RuntimeError as err:
+                raise InputError(f"OpenVINO cannot compile this model ({_reason(err)}): its weights (.bin) are "
+                                 "corrupt or do not match the .xml; re-export it", self.path) from None
             self._compiled[shape] = compiled.create_infer_request()
         return self._compiled[shape]
 
@@ -99,3 +105,10 @@ class OpenVinoBackend(Backend):
         request = self.request_for(tuple(x.shape))
         request.infer({0: x})
         return np.array(request.get_output_tensor(0).data, dtype=np.float32, copy=True)
+
+
+def _reason(err: BaseException) -> str:
+    """The informative line of an OpenVINO error (its first line is only 'Exception from src/...cpp:84')."""
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    useful = [ln for ln in lines if not ln.startswith(("Exception from", "Check '")) and not ln.endswith(".cpp")]
+    return (useful or lines or [type(err).__name__])[-1][:200]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sccg_edge.config.bounds import COUNT_MAX, SIZE_MAX, THREADS_MAX, bounded
 from sccg_edge.config.loader import apply_overrides, load_config, normalize
 
 DEFAULT_VARIANTS = ("ov-fp16", "ov-int8", "qdq-int8", "ov-int8-budget@0.3", "ov-int8-budget@0.05", "ov-int8-qat",
@@ -20,17 +21,17 @@ class SuiteConfig:
     models: tuple[str, ...] = ()  # empty: shipped models, else untrained presets paper,student-s
     backends: tuple[str, ...] = ()  # empty: every backend available on the device
     precisions: tuple[str, ...] = ("fp32", "fp16", "int8")
-    sizes: tuple[int, ...] = (512, 256)
+    sizes: tuple[int, ...] = bounded((512, 256), 16, SIZE_MAX, multiple=4)
     device: str = "cpu"
-    threads: int = 0  # 0: all usable cores
+    threads: int = bounded(0, 0, THREADS_MAX)  # 0: all usable cores
     warmup: int = 3
-    iters: int = 10
+    iters: int = bounded(10, 1, COUNT_MAX)
     heavy_gmac: float = 20.0  # cases above this many GMAC per run use heavy_warmup / heavy_iters
     heavy_warmup: int = 1
-    heavy_iters: int = 3
+    heavy_iters: int = bounded(3, 1, COUNT_MAX)
     heavy_lowp_max_size: int = 256  # heavy models: non-fp32 precisions only at sizes <= this
-    fidelity_size: int = 256  # fidelity only for cases at this size (0: no fidelity)
-    fidelity_slices: int = 0  # test slices per direction for fidelity (0: every test slice)
+    fidelity_size: int = bounded(256, 16, SIZE_MAX, multiple=4, off=True)  # fidelity only at this size (0: none)
+    fidelity_slices: int = bounded(0, 0, COUNT_MAX)  # test slices per direction for fidelity (0: every test slice)
     calib_slices: int = 16
     paper_baseline: bool = True  # always time the paper architecture in fp32
     data: str = ""
@@ -56,12 +57,12 @@ class QuantTableConfig:
 
     variants: tuple[str, ...] = DEFAULT_VARIANTS
     directions: tuple[str, ...] = ("mr2ct", "ct2mr")
-    size: int = 256  # static input size of every artifact (the size the shipped models were trained at)
+    size: int = bounded(256, 16, SIZE_MAX, multiple=4)  # static input size of every artifact (the size the shipped models were trained at)
     data: str = ""  # paired data folder (empty: the shared real pairs, else the embedded phantom)
     qat_steps: int = 300
-    threads: int = 0  # CPU threads for timing (0: runtime default)
+    threads: int = bounded(0, 0, THREADS_MAX)  # CPU threads for timing (0: runtime default)
     warmup: int = 3
-    iters: int = 10
+    iters: int = bounded(10, 1, COUNT_MAX)
 
     def __post_init__(self) -> None:
         normalize(self)

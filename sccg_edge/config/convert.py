@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sccg_edge.config.bounds import SIZE_MAX, THREADS_MAX, bounded
+from sccg_edge.config.loader import normalize
 from sccg_edge.errors import ConfigError
 
 DIRECTIONS = ("mr2ct", "ct2mr")
@@ -33,16 +35,15 @@ class ConvertConfig:
     direction: str = "mr2ct"
     backend: str | None = None
     series: str | None = None
-    size: int | None = None
+    size: int | None = bounded(None, 16, SIZE_MAX, multiple=4)
     device: str = "cpu"
-    threads: int = 0
-    batch: int = 4
-    workers: int = 2
+    threads: int = bounded(0, 0, THREADS_MAX)
+    batch: int = bounded(4, 1, 256)
+    workers: int = bounded(2, 0, 64)
     tta: str = "none"
 
     def __post_init__(self) -> None:
-        if self.batch < 1 or self.workers < 0:
-            raise ConfigError(f"batch must be >= 1 and workers >= 0, got batch={self.batch}, workers={self.workers}")
+        normalize(self)
         if self.tta not in ("none", "flip"):
             raise ConfigError(f"unknown --tta '{self.tta}'; use none or flip")
         if self.direction not in DIRECTIONS:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sccg_edge.config.bounds import THREADS_MAX, WIDTH_MAX, bounded
 from sccg_edge.config.data import DataConfig
 from sccg_edge.config.loader import CHOICES, load_config, normalize
 from sccg_edge.config.train import OptimConfig
@@ -23,12 +24,15 @@ class StudentConfig:
     """The student generator: a preset (student-s, student-ps, student-xs, ...) and optional overrides."""
 
     preset: str = "student-s"
-    ngf: int = 0  # 0: the preset's width
-    n_blocks: int = 0  # 0: the preset's residual block count
+    ngf: int = bounded(0, 1, WIDTH_MAX, off=True)  # 0: the preset's width
+    n_blocks: int = bounded(0, 1, 64, off=True)  # 0: the preset's residual block count
 
     def overrides(self) -> dict[str, int]:
         """Non-zero width/depth overrides for ``build_generator``."""
         return {k: v for k, v in (("ngf", self.ngf), ("n_blocks", self.n_blocks)) if v}
+
+    def __post_init__(self) -> None:
+        normalize(self)
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,7 @@ class DistillLossConfig:
     #                                                 Generator.forward_features)
     feat_distance: str = "mse"  # mse | l1
     lambda_adv: float = 0.0  # LSGAN adversarial term; D starts from the teacher's D when the teacher run has one
-    ndf: int = 64  # width of a fresh discriminator (a teacher's D keeps its own width)
+    ndf: int = bounded(64, 1, WIDTH_MAX)  # width of a fresh discriminator (a teacher's D keeps its own width)
     lambda_str: float = 0.0  # SC structure loss between the input and the student's translation
     paired: bool = True  # pairs are co-registered (enables lambda_gt)
 
@@ -60,7 +64,7 @@ class DistillConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     amp: str = "none"  # none | bf16 (CUDA, or CPUs with AVX512-BF16/AMX) | fp16 (CUDA only)
-    threads: int = 0
+    threads: int = bounded(0, 0, THREADS_MAX)
     save_every_steps: int = 0
     max_steps: int = 0
     max_minutes: float = 0.0
@@ -73,6 +77,7 @@ class DistillConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
 
     def __post_init__(self) -> None:
+        normalize(self)
         if self.directions not in DIRECTION_CHOICES:
             raise ConfigError(f"'directions' must be one of {', '.join(DIRECTION_CHOICES)}, got {self.directions!r}")
         if self.device not in ("auto", "cpu", "cuda"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sccg_edge.config.bounds import SIZE_MAX, bounded
 from sccg_edge.config.loader import normalize
 from sccg_edge.errors import InputError
 
@@ -27,7 +28,7 @@ class EvalConfig:
     split: str = "test"
     directions: tuple[str, ...] = DIRECTIONS
     data: str = ""
-    size: int = 0
+    size: int = bounded(0, 16, SIZE_MAX, multiple=4, off=True)
     patients: tuple[str, ...] = ()
     register: str = "none"
     tta: str = "none"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from sccg_edge.config.bounds import SIZE_MAX, bounded
 from sccg_edge.config.loader import from_dict, normalize, read_yaml_mapping
 from sccg_edge.errors import ConfigError
 
@@ -39,13 +40,13 @@ class ExportProfile:
     target: str = "cpu"
     format: str = "onnx"
     precision: str = "fp32"
-    sizes: tuple[int, ...] = (256,)
-    opset: int = 17
+    sizes: tuple[int, ...] = bounded((256,), 16, SIZE_MAX, multiple=4)
+    opset: int = bounded(17, 7, 30)
     dynamic_batch: bool = False
-    min_batch: int = 1
-    opt_batch: int = 1
-    max_batch: int = 1
-    workspace_mb: int = 2048
+    min_batch: int = bounded(1, 1, 4096)
+    opt_batch: int = bounded(1, 1, 4096)
+    max_batch: int = bounded(1, 1, 4096)
+    workspace_mb: int = bounded(2048, 1, 1 << 20)
     calibration: str = ""
 
     def __post_init__(self) -> None:
@@ -111,3 +112,6 @@ class ExportConfig:
     profile: ExportProfile = field(default_factory=ExportProfile)
     data: str = ""  # paired data folder for the fidelity check (empty: the default data)
     val_max_slices: int = 8  # validation slices of the fidelity check
+
+    def __post_init__(self) -> None:
+        normalize(self)

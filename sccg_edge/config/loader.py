@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from sccg_edge.config.bounds import check_fields, check_value, field_bounds
 from sccg_edge.errors import ConfigError
 from sccg_edge.utils.fs import atomic_write_text
 
@@ -34,6 +35,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "optim.schedule": ("constant", "linear", "cosine"),
     "data.register": ("none", "rigid", "affine"),
     "budget_clock": ("wall", "cpu"),
+    "data.ct_window": ("brain", "subdural", "stroke", "bone", "head"),  # sccg_edge.data.transforms.CT_WINDOWS
 }
 
 
@@ -95,7 +97,8 @@ def _problem(err: yaml.YAMLError) -> str:
 def from_dict(cls: type[C], raw: dict[str, Any], source: str, prefix: str = "") -> C:
     """Build dataclass ``cls`` from a nested dict, refusing unknown keys and wrong types."""
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    names = set(fields)
     kwargs: dict[str, Any] = {}
     for key, value in raw.items():
         dotted = f"{prefix}{key}"
@@ -108,6 +111,7 @@ def from_dict(cls: type[C], raw: dict[str, Any], source: str, prefix: str = "") 
             kwargs[key] = from_dict(hint, value, source, prefix=f"{dotted}.")  # type: ignore[arg-type]
         else:
             kwargs[key] = coerce(value, hint, dotted, source)
+            check_value(kwargs[key], field_bounds(fields[key]), dotted, source)
     return cls(**kwargs)
 
 
@@ -161,15 +165,17 @@ def _coerce_list(value: Any, item: Any, dotted: str, source: str) -> tuple[Any, 
 
 
 def normalize(cfg: Any) -> None:
-    """Coerce the list fields of a config dataclass in place (call from ``__post_init__``).
+    """Coerce the list fields of a config dataclass in place and check every number's range (from ``__post_init__``).
 
-    A config built in code (``SuiteConfig(sizes="512,256")``) then holds the same tuples as one read from YAML.
+    A config built in code (``SuiteConfig(sizes="512,256")``) then holds the same tuples as one read from YAML, and
+    the same ranges (:mod:`sccg_edge.config.bounds`) hold for it as for one read from a recipe or ``--set``.
     """
     hints = typing.get_type_hints(type(cfg))
     for f in dataclasses.fields(cfg):
         hint = hints[f.name]
         if typing.get_origin(hint) is tuple or any(typing.get_origin(a) is tuple for a in typing.get_args(hint)):
             object.__setattr__(cfg, f.name, coerce(getattr(cfg, f.name), hint, f.name, type(cfg).__name__))
+    check_fields(cfg, type(cfg).__name__.removesuffix("Config").lower() + " settings")
 
 
 def apply_overrides(cfg: C, overrides: dict[str, Any], source: str = "overrides") -> C:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sccg_edge.config.bounds import SIZE_MAX, bounded
 from sccg_edge.config.loader import normalize
 from sccg_edge.errors import ConfigError
 
@@ -21,12 +22,15 @@ class QATConfig:
     """
 
     steps: int = 300
-    batch_size: int = 2
-    lr: float = 1e-5
+    batch_size: int = bounded(2, 1, 4096)
+    lr: float = bounded(1e-5, 0.0, 1.0, lo_open=True)
     lambda_distill: float = 1.0  # L1 to the FP32 source's output
     lambda_gt: float = 0.5  # L1 to the ground truth
     max_minutes: float = 25.0  # stop early once this much wall time has passed
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        normalize(self)
 
 
 @dataclass(frozen=True)
@@ -57,10 +61,10 @@ class QuantConfig:
 
     mode: str = "int8"
     target: str = "openvino"
-    size: int = 256
+    size: int = bounded(256, 16, SIZE_MAX, multiple=4)
     calibration: str = ""
     data: str = ""
-    subset_size: int = 64
+    subset_size: int = bounded(64, 1, 100_000)
     preset: str = "performance"
     calibrate_method: str = "percentile"
     keep_fp32: tuple[str, ...] = ("head",)

@@ -22,8 +22,10 @@ import numpy as np
 from pydicom.pixels import pixel_array
 from pydicom.uid import UID
 
+from sccg_edge.data.dicom_open import inflated_dataset, is_deflated
 from sccg_edge.data.dicom_scan import SeriesInfo, list_series, scan_series, slice_tags
 from sccg_edge.errors import InputError
+from sccg_edge.utils.budget import check_allocation
 
 _CT_AIR_HU = -1024.0  # what padding pixels outside a CT's field of view become
 
@@ -65,7 +67,9 @@ def _decode(path: Path, frame: int, tags: dict[str, Any]) -> np.ndarray:
     """Raw stored values of one frame (H, W)."""
     n_frames = int(tags.get("NumberOfFrames") or 1)
     try:
-        arr = pixel_array(path, index=frame if n_frames > 1 else None)
+        src = inflated_dataset(path) if is_deflated(path) else path
+        syntax = {"transfer_syntax_uid": UID(tags["TransferSyntaxUID"])} if tags.get("TransferSyntaxUID") else {}
+        arr = pixel_array(src, index=frame if n_frames > 1 else None, **syntax)  # files without meta need it
     except Exception as exc:
         raise translate_pixel_error(exc, path, str(tags.get("TransferSyntaxUID", ""))) from exc
     if arr.ndim != 2:
@@ -132,6 +136,8 @@ def read_series(path: Path | Sequence[Path], series_uid: str | None = None) -> S
         InputError: for every unusable input, naming the file and the fix.
     """
     info = scan_series(path, series_uid)
+    check_allocation(4 * float(np.prod(info.shape)), f"a {' x '.join(map(str, info.shape))} float32 volume",
+                     info.files[0].parent)
     volume = np.empty(info.shape, dtype=np.float32)
     for z, img in enumerate(iter_slices(info)):
         volume[z] = img

@@ -23,6 +23,7 @@ import pydicom
 from pydicom import Dataset
 from pydicom.errors import InvalidDicomError
 
+from sccg_edge.data.dicom_open import check_pixel_size, inflated_dataset, is_deflated
 from sccg_edge.errors import InputError
 
 _DEFER_BYTES = 2048  # header values larger than this (pixel data, icons) are not read while scanning
@@ -59,7 +60,13 @@ class SeriesInfo:
 
     def header(self, i: int = 0) -> Dataset:
         """Re-read the header of slice ``i``'s file (no pixel data), e.g. to copy its patient/study modules."""
-        return pydicom.dcmread(self.files[i], stop_before_pixels=True)
+        if is_deflated(self.files[i]):
+            ds = inflated_dataset(self.files[i])
+            for kw in _PIXEL_KEYWORDS:
+                if kw in ds:
+                    delattr(ds, kw)
+            return ds
+        return pydicom.dcmread(self.files[i], stop_before_pixels=True, force=True)  # scanning accepted the file
 
 
 # ----------------------------------------------------------------------------------------------- frames
@@ -115,6 +122,12 @@ def _floats(value: Any, n: int) -> tuple[float, ...] | None:
     return out if len(out) == n else None
 
 
+def _read_as(ds: Dataset) -> str:
+    """The transfer syntax a file without file meta (no preamble, no 'DICM') was read as, for its pixels."""
+    implicit, little = getattr(ds, "original_encoding", (True, True))
+    return "1.2.840.10008.1.2" if implicit else ("1.2.840.10008.1.2.1" if little else "1.2.840.10008.1.2.2")
+
+
 def _functional(groups: tuple[Any, ...], seq: str, keyword: str) -> Any:
     for group in groups:
         items = group.get(seq) if group is not None else None
@@ -131,7 +144,7 @@ def _frames_of(path: Path, ds: Dataset) -> list[_Frame]:
     per = ds.get("PerFrameFunctionalGroupsSequence")
     per = per if per is not None and len(per) == n else None
     base = {kw: _plain(ds[kw].value) for kw in TAG_KEYWORDS if kw in ds and ds[kw].value not in (None, "")}
-    base["TransferSyntaxUID"] = str(getattr(ds, "file_meta", {}).get("TransferSyntaxUID", ""))
+    base["TransferSyntaxUID"] = str(getattr(ds, "file_meta", {}).get("TransferSyntaxUID", "")) or _read_as(ds)
     base["NumberOfFrames"] = n
     frames = []
     for i in range(n):
@@ -156,8 +169,15 @@ def _frames_of(path: Path, ds: Dataset) -> list[_Frame]:
 # ----------------------------------------------------------------------------------------------- headers
 
 
+def _stored_size(path: Path) -> int:
+    """Bytes a header's values can come from: the file (a deflated file's values are already in memory)."""
+    return 2**62 if is_deflated(path) else path.stat().st_size
+
+
 def _dcmread_header(path: Path, force: bool) -> tuple[Dataset, bool]:
     """(dataset without pixel values, whether pydicom warned that the file ended early)."""
+    if is_deflated(path):  # pydicom would inflate it unbounded, then fail to read its deferred values
+        return inflated_dataset(path), False
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         ds = pydicom.dcmread(path, defer_size=_DEFER_BYTES, force=force)
@@ -178,8 +198,11 @@ def _read_header(path: Path, strict: bool) -> Dataset | None:
             if "SOPClassUID" not in ds:
                 ds = None
         if ds is not None:
+            check_pixel_size(path, ds, _stored_size(path))  # before any value is read: bounds every allocation
             for _ in ds.iterall():  # decode every element now: pydicom converts lazily and a corrupt value
                 pass  # (unknown VR, a non-numeric DS) would otherwise raise later, far from this file's name
+    except InputError:
+        raise
     except Exception as exc:  # pydicom raises many types on corrupt headers
         raise InputError(f"cannot be read as DICOM ({type(exc).__name__}: {exc}); the file is truncated or "
                          "corrupt: copy it again from the source", path) from exc
@@ -213,6 +236,10 @@ def _collect(path: Path | Sequence[Path]) -> tuple[list[Path], Path, bool]:
         if not path.is_dir():
             raise InputError("does not exist; give a DICOM file or a folder of DICOM slices", path)
         files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        subs = sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+        if not files and subs:
+            raise InputError(f"holds only sub-folders ({', '.join(subs[:5])}), no files; DICOM slices are read from "
+                             f"the folder itself: give the series folder, e.g. {path / subs[0]}", path)
         if not files:
             raise InputError("is an empty folder (DICOM files are read from the folder itself, not "
                              "sub-folders); give the folder that holds the .dcm slices", path)
@@ -288,6 +315,14 @@ def _same(frames: list[_Frame], attr: str, label: str, where: Path, atol: float 
                              "folder", where)
 
 
+def _check_orientation(orientation: tuple[float, ...], path: Path) -> None:
+    """ImageOrientationPatient must hold two perpendicular unit vectors (all zeros would stack every slice at 0)."""
+    row, col = np.asarray(orientation[:3]), np.asarray(orientation[3:])
+    if not (abs(np.linalg.norm(row) - 1) < 0.01 and abs(np.linalg.norm(col) - 1) < 0.01 and abs(row @ col) < 0.01):
+        raise InputError(f"ImageOrientationPatient {list(orientation)} is not two perpendicular unit vectors, so "
+                         "the slices cannot be placed; the header is corrupt: re-export the series", path)
+
+
 def _sort_frames(frames: list[_Frame], normal: np.ndarray) -> tuple[list[_Frame], np.ndarray | None]:
     """Sort by position along the normal (returns the sorted offsets), else by InstanceNumber."""
     if all(fr.position is not None for fr in frames):
@@ -360,6 +395,7 @@ def scan_series(path: Path | Sequence[Path], series_uid: str | None = None) -> S
     _same(frames, "pixel_spacing", "PixelSpacing", where)
     _positive_spacing(frames[0])
     orientation = frames[0].orientation or (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+    _check_orientation(orientation, frames[0].path)
     normal = np.cross(np.asarray(orientation[:3]), np.asarray(orientation[3:]))
     frames, offsets = _sort_frames(frames, normal)
     dz = _slice_spacing(frames, offsets, where)

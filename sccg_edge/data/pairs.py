@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
 from sccg_edge.data.dicom import read_slice, scan_series, slice_tags
+from sccg_edge.data.image_io import open_image
 from sccg_edge.data.transforms import CT_WINDOW_DEFAULT, ct_window_to_unit, mr_to_unit
 from sccg_edge.errors import InputError
 
@@ -106,7 +107,7 @@ def read_png_unit(path: Path) -> np.ndarray:
         InputError: the file cannot be decoded.
     """
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:
             img.load()
             if img.mode == "F" and not np.isfinite(np.asarray(img)).all():  # e.g. a float TIFF named .png
                 raise InputError("holds NaN or infinite pixel values (a floating-point image); give 8- or 16-bit "

@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pydicom
 from PIL import Image, UnidentifiedImageError
 
+from sccg_edge.data.dicom_open import read_dicom
+from sccg_edge.data.image_io import open_image
 from sccg_edge.errors import InputError
 from sccg_edge.metrics.image import (
     SCALES,
@@ -125,9 +126,9 @@ def _list_images(folder: Path) -> dict[str, Path]:
 
 def _read_png(path: Path) -> np.ndarray:
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:
             img.verify()  # checks every chunk's CRC: catches flipped bytes and truncation
-        with Image.open(path) as img:
+        with open_image(path) as img:
             img.load()
             mode = img.mode
             if mode in ("LA", "RGB", "RGBA", "P"):
@@ -143,8 +144,10 @@ def _read_png(path: Path) -> np.ndarray:
 
 def _read_dicom_hu(path: Path, scale: str) -> np.ndarray:
     try:
-        ds = pydicom.dcmread(path)
+        ds = read_dicom(path)  # the pixel data the header declares is checked against the file and the budget
         pixels = ds.pixel_array
+    except InputError:
+        raise
     except Exception as ex:  # pydicom raises many types for corrupt data and missing decoders
         raise InputError(f"cannot decode this DICOM file: {type(ex).__name__}: {ex}", path=path) from ex
     modality = str(ds.get("Modality", "")).upper()

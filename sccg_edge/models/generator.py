@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from sccg_edge.config.bounds import WIDTH_MAX, Bounds, check_value
 from sccg_edge.errors import ConfigError
 from sccg_edge.models.blocks import (
     NORMS,
@@ -39,6 +40,8 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "upsample": ("transpose", "resize"),
     "padding": PADDINGS,
 }
+#: Upper limits of the integer fields: far above any preset, low enough that no config asks for an absurd network.
+_MAXIMA = {"ngf": WIDTH_MAX, "n_blocks": 64, "n_down": 6, "in_ch": 16, "out_ch": 16, "shuffle": 8}
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ class GeneratorConfig:
             minimum = 0 if name in ("n_blocks", "n_down") else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise ConfigError(f"generator {name}={value!r} must be an integer >= {minimum}")
+            check_value(value, Bounds(minimum, _MAXIMA[name]), name, "generator config")
         if self.arch == "flat" and self.n_down != 0:
             raise ConfigError(f"generator arch='flat' has no downsampling, but n_down={self.n_down}; set n_down=0")
 

@@ -19,11 +19,13 @@ from typing import Any
 
 import torch
 
-from sccg_edge.config.loader import load_config
+from sccg_edge.config.bounds import SIZE_MAX, Bounds, check_value
+from sccg_edge.config.loader import CHOICES, load_config
 from sccg_edge.config.train import TrainConfig
-from sccg_edge.errors import InputError
+from sccg_edge.errors import ConfigError, InputError
 from sccg_edge.models.generator import Generator, GeneratorConfig, build_generator, resolve_generator_config
 from sccg_edge.models.weights import load_module, read_metadata, save_module
+from sccg_edge.utils.budget import check_allocation, format_bytes
 
 DIRECTION_KEYS = {"mr2ct": "g_mr2ct", "ct2mr": "g_ct2mr"}
 PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".bin")
@@ -72,7 +74,7 @@ def _weights_file(spec: str | Path, direction: str) -> Path:
             names = ", ".join(shipped_model_names()) or "none installed"
             raise InputError(f"no such model file, folder or shipped model name (shipped models: {names})", spec)
     if path.is_file():
-        if path.suffix in PICKLE_SUFFIXES:
+        if path.suffix.lower() in PICKLE_SUFFIXES:
             raise InputError("pickled checkpoints are refused because loading them can run arbitrary code; "
                              "convert the weights to .safetensors", path)
         return path
@@ -96,6 +98,43 @@ def _config_from_run(weights: Path) -> dict[str, Any] | None:
     return {"generator_config": gcfg.to_dict(), "size": cfg.data.size, "ct_window": cfg.data.ct_window}
 
 
+_SLICE_SIZE = Bounds(16, SIZE_MAX, multiple=4)
+
+
+def _info_from_metadata(meta: dict[str, str], weights: Path) -> dict[str, Any]:
+    """Generator config, size and CT window from a generator file's metadata, each checked (InputError if not)."""
+    try:
+        gdict = json.loads(meta["generator_config"])
+    except ValueError as err:
+        raise InputError(f"its metadata 'generator_config' is not valid JSON ({err}); the file is damaged: re-save "
+                         "the generator with sccg-edge (train, distill or ship)", weights) from None
+    if not isinstance(gdict, dict):
+        raise InputError("its metadata 'generator_config' is not a JSON object; re-save the generator", weights)
+    size = meta.get("size", "256")
+    try:
+        size = int(size)
+    except ValueError:
+        raise InputError(f"its metadata 'size' {size!r} is not an integer; re-save the generator", weights) from None
+    check_value(size, _SLICE_SIZE, "size", f"{weights} metadata")
+    window = meta.get("ct_window", "brain")
+    if window not in CHOICES["data.ct_window"]:
+        raise InputError(f"its metadata 'ct_window' {window!r} is not one of {', '.join(CHOICES['data.ct_window'])}; "
+                         "re-save the generator", weights)
+    return {"generator_config": gdict, "size": size, "ct_window": window}
+
+
+def _check_fits(gcfg: GeneratorConfig, weights: Path) -> None:
+    """Refuse, before building it, a generator that the weights file cannot hold or the memory budget cannot."""
+    with torch.device("meta"):  # shapes only: nothing is allocated
+        n_params = sum(p.numel() for p in Generator(gcfg).parameters())
+    check_allocation(4 * n_params, f"a generator of {n_params:,} parameters", weights)
+    held = weights.stat().st_size
+    if 2 * n_params > held:  # FP16 storage is the smallest sccg-edge writes
+        raise InputError(f"its config describes a generator of {n_params:,} parameters, but the file holds only "
+                         f"{format_bytes(held)} ({format_bytes(2 * n_params)} needed even as FP16): the config does "
+                         "not belong to these weights; re-save the generator", weights)
+
+
 def load_generator(spec: str | Path, direction: str) -> LoadedGenerator:
     """Load the generator of ``direction`` ("mr2ct" or "ct2mr") from a model spec (see module docs)."""
     if direction not in DIRECTION_KEYS:
@@ -105,8 +144,7 @@ def load_generator(spec: str | Path, direction: str) -> LoadedGenerator:
     if meta is None:
         raise InputError("not a safetensors generator file", weights)
     if "generator_config" in meta:
-        info = {"generator_config": json.loads(meta["generator_config"]), "size": int(meta.get("size", 256)),
-                "ct_window": meta.get("ct_window", "brain")}
+        info = _info_from_metadata(meta, weights)
         if meta.get("direction") and meta["direction"] != direction:
             raise InputError(f"this file holds the {meta['direction']} generator, not {direction}", weights)
     else:
@@ -114,7 +152,12 @@ def load_generator(spec: str | Path, direction: str) -> LoadedGenerator:
         if info is None:
             raise InputError("this safetensors file carries no generator config and has no run config.yaml beside "
                              "it; it is not a sccg-edge generator", weights)
-    gcfg = GeneratorConfig.from_dict(info["generator_config"])
+    try:
+        gcfg = GeneratorConfig.from_dict(info["generator_config"])
+    except (ConfigError, TypeError) as err:
+        raise InputError(f"its generator config is not usable ({err}); re-save the generator with sccg-edge "
+                         "(train, distill or ship)", weights) from None
+    _check_fits(gcfg, weights)
     model = build_generator(gcfg)
     load_module(model, weights)
     model.eval()

@@ -40,6 +40,8 @@ class Case:
     guard: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext
     watch: list[Path] = field(default_factory=list)  # inputs that must stay byte-identical
     marker: Path | None = None  # a file that must NOT exist afterwards
+    isolated: bool = False  # run as a subprocess, its peak RSS measured on its own (resource bombs)
+    env: dict[str, str] = field(default_factory=dict)  # environment of an isolated run
 
 
 def pydicom_file(name: str) -> Path:

@@ -5,8 +5,14 @@ Unusual but valid inputs (odd sizes, one slice, 8/12/32-bit pixels, compressed w
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
-from collections.abc import Callable
+import resource
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,9 +33,11 @@ from tests.corpus.cases import (
     without_decoders,
     write_pickle,
 )
+from tests.corpus.cases_bounds import BOUND_CASES
 
 pydicom = pytest.importorskip("pydicom")
 CASES: dict[str, Callable[[Path, Env], Case]] = {}
+PEAK_RSS_LIMIT = 1 << 30  # every corpus case stays under 1 GiB of memory
 
 
 def case(fn: Callable[[Path, Env], Case]) -> Callable[[Path, Env], Case]:
@@ -555,9 +563,40 @@ def env(tiny_model: Path, request: pytest.FixtureRequest) -> Env:
     return Env(model=tiny_model, fixture=request.getfixturevalue)
 
 
-def test_corpus_is_big_enough() -> None:
-    assert len(CASES) >= 50
+@contextlib.contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
 
+
+def test_corpus_is_big_enough() -> None:
+    assert len(CASES) >= 100
+
+
+def _run(c: Case, capsys: pytest.CaptureFixture) -> tuple[int, str, str, int]:
+    """(exit code, stdout, stderr, peak RSS in bytes the case added): in-process, or a measured subprocess."""
+    if c.isolated:  # os.wait4 gives this one child's own peak RSS (ru_maxrss, KiB on Linux)
+        with tempfile.TemporaryFile("w+") as fo, tempfile.TemporaryFile("w+") as fe:
+            proc = subprocess.Popen([sys.executable, "-m", "sccg_edge", *c.argv], stdout=fo, stderr=fe,
+                                    env={**os.environ, **c.env})
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            fo.seek(0)
+            fe.seek(0)
+            return proc.returncode, fo.read(), fe.read(), usage.ru_maxrss * 1024
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with c.guard(), _environ(c.env):
+        rc = main(c.argv)
+    captured = capsys.readouterr()
+    return rc, captured.out, captured.err, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024
+
+
+CASES.update(BOUND_CASES)
 
 #: Cases that show a bug outside this corpus' files, reported to the owner (strict: they fail once fixed).
 KNOWN_ISSUES: dict[str, str] = {}
@@ -571,22 +610,21 @@ def test_corpus(name: str, env: Env, tmp_path: Path, capsys: pytest.CaptureFixtu
     c = CASES[name](tmp_path, env)
     watched = [tmp_path / "in", *c.watch]
     before = {str(p): snapshot(p) for p in watched if p.exists()}
-    with c.guard():
-        rc = main(c.argv)
-    captured = capsys.readouterr()
-    text = captured.out + captured.err
+    rc, out, err, rss = _run(c, capsys)
+    text = out + err
     assert "Traceback" not in text, text
+    assert rss < PEAK_RSS_LIMIT, f"peak memory {rss / 2**20:.0f} MiB" 
     assert {str(p): snapshot(p) for p in watched if p.exists()} == before, "an input was modified"
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
     if c.marker is not None:
         assert not c.marker.exists(), "a pickle was executed"
     if c.ok:
-        assert rc == 0, captured.err
+        assert rc == 0, err
         assert list((tmp_path / "out").rglob("*.dcm")), "no output written"
         return
-    assert rc != 0
-    lines = [line for line in captured.err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), captured.err
+    assert rc == 2, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
     assert c.name in lines[0], lines[0]
     assert re.search(c.match, lines[0]), lines[0]
     if c.argv[0] == "convert" and not c.watch:
