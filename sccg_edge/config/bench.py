@@ -9,6 +9,7 @@ from typing import Any
 
 from sccg_edge.config.bounds import COUNT_MAX, SIZE_MAX, THREADS_MAX, bounded
 from sccg_edge.config.loader import apply_overrides, load_config, normalize
+from sccg_edge.errors import ConfigError
 
 DEFAULT_VARIANTS = ("ov-fp16", "ov-int8", "qdq-int8", "ov-int8-budget@0.3", "ov-int8-budget@0.05", "ov-int8-qat",
                     "qdq-int8-qat")
@@ -41,7 +42,6 @@ class SuiteConfig:
     def __post_init__(self) -> None:
         normalize(self)
         if self.tta not in ("none", "flip"):
-            from sccg_edge.errors import ConfigError
             raise ConfigError(f"tta must be none or flip, got {self.tta!r}")
 
 

@@ -26,7 +26,8 @@ TOP = {"cli", "__main__"}
 #: ``import sccg_edge.serve``); and matplotlib's pyplot (its backend is chosen first). A package module that imports
 #: one of them at its top counts as heavy too.
 LAZY_OK = {"openvino", "nncf", "onnxruntime", "tensorrt", "torch_tensorrt", "SimpleITK", "matplotlib",
-           "torch.utils.tensorboard", "pynetdicom"}
+           "torch.utils.tensorboard", "pynetdicom",
+           "onnx"}  # onnx: ~0.3 s of start-up an OpenVINO conversion does not need (artifact metadata reads it lazily)
 REGISTRY_CYCLE = {"sccg_edge.backends.base", "sccg_edge.backends.onnxruntime_backend",
                   "sccg_edge.backends.openvino_backend", "sccg_edge.backends.tensorrt_backend",
                   "sccg_edge.backends.torch_backend"}
