@@ -126,6 +126,13 @@ case "$step" in
     sccg-edge bench --config benchmarks/cpu-full.yaml --out "$out" --json \
       > /dev/null
     echo "results in $out" ;;
+  bench-2026-12) # ~20 min on 2 cores: the rebuilt shipped models (benchmarks/cpu-2026-12.yaml), then what flip
+                 # test-time averaging costs for the students on OpenVINO at 256 (latency ratio and fidelity)
+    out="benchmarks/results/$(date +%Y-%m-%d)_cpu"
+    sccg-edge bench --config benchmarks/cpu-2026-12.yaml --out "$out" --json > /dev/null
+    sccg-edge bench --models student-s,student-ps --backends openvino,onnxruntime --precisions fp32,int8 --size 256 \
+      --no-paper-baseline --fidelity-slices 0 --set tta=flip --out "${out}_tta" --json > /dev/null
+    echo "results in $out and ${out}_tta" ;;
   bench-check)   # our harness vs OpenVINO's benchmark_app on the same IR, threads and shape
     python benchmarks/openvino_benchmark_app_check.py --size 512 --threads 2 \
       --out benchmarks/results/benchmark_app_check_512.json ;;
