@@ -123,7 +123,7 @@ def write_card(folder: Path, card: dict[str, Any]) -> None:
         stamp_onnx(folder / card["file"], card)
     (folder / "card.json").write_text(json.dumps(card, indent=2, default=str) + "\n")
     lines = [f"# {card.get('name', 'artifact')}", ""]
-    for key in ("format", "precision", "target", "source", "size", "bytes", "notes"):
+    for key in ("format", "precision", "target", "source", "size", "bytes", "data", "notes"):
         if key in card:
             lines.append(f"- **{key}**: {card[key]}")
     fid = card.get("fidelity") or {}

@@ -19,6 +19,7 @@ from sccg_edge.backends.inspect import precision_summary, size_on_disk
 from sccg_edge.backends.speed import fastest, time_interleaved
 from sccg_edge.config import DataConfig, QuantConfig, to_dict
 from sccg_edge.data.pairs import list_pairs
+from sccg_edge.data.default import display_path
 from sccg_edge.data.slices import SliceSet, load_split, resolve_data_root, slice_set
 from sccg_edge.data.splits import split_records
 from sccg_edge.errors import InputError
@@ -102,7 +103,7 @@ def quantize_artifact(model: str | Path, direction: str, cfg: QuantConfig, out: 
         raise InputError("already exists; choose a new --out folder", out)
     check_writable(out)
     loaded = load_generator(model, direction)
-    root, _ = resolve_data_root(DataConfig(root=cfg.data))
+    root, described = resolve_data_root(DataConfig(root=cfg.data))
     data = DataConfig(root=cfg.data, size=cfg.size, ct_window=loaded.ct_window)
     val = load_split(data, "val", cfg.val_max_slices)
     with atomic_dir(out) as tmp:
@@ -119,8 +120,10 @@ def quantize_artifact(model: str | Path, direction: str, cfg: QuantConfig, out: 
         card = {"name": out.name, "format": artifact.suffix.lstrip("."), "precision": cfg.mode, "target": cfg.target,
                 "source": str(loaded.source), "direction": direction, "size": cfg.size, "ct_window": loaded.ct_window,
                 "file": artifact.name, "bytes": size_on_disk(artifact), "method": info, "fidelity": fid,
-                "precision_per_group": precision_summary(artifact), "speed": speed}
-        resolved = {"model": str(model), "direction": direction, "data": str(root), "quant": to_dict(cfg)}
+                "precision_per_group": precision_summary(artifact), "speed": speed,
+                "data": f"{described}; fidelity on its validation split ({len(val)} slices, "
+                        f"{len(set(val.patients))} patients)"}
+        resolved = {"model": str(model), "direction": direction, "data": display_path(root), "quant": to_dict(cfg)}
         (tmp / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
         write_card(tmp, card)
     return {**card, "out": str(out)}

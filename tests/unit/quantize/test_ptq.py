@@ -38,6 +38,9 @@ def test_fp16_onnx_keeps_norm_tanh_and_last_conv_in_fp32(tiny_generator: Path, t
     assert card["fidelity"]["agreement_psnr"] > 45
     assert (tmp_path / "fp16" / "config.yaml").is_file() and (tmp_path / "fp16" / "card.md").is_file()
     assert not (tmp_path / "fp16" / "source-fp32.onnx").exists()
+    # the card says what the fidelity was measured on: the synthetic phantom, and on how many slices
+    assert card["data"].startswith("SYNTHETIC") and "validation split (4 slices" in card["data"]
+    assert "SYNTHETIC" in (tmp_path / "fp16" / "card.md").read_text()
 
 
 def test_qdq_onnx_has_per_channel_weights_and_runs(tiny_generator: Path, tiny_data: Path, tmp_path: Path) -> None:
