@@ -321,9 +321,11 @@ def run_bench(cfg: SuiteConfig, out: Path | None = None, keep_artifacts: bool = 
     check_out_dir(out)
     check_writable(out)  # before the benchmark, not after it
     done = _read_partial(out, cfg)
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "config.json", json.dumps(to_dict(cfg)) + "\n")
     cache = Path(tempfile.mkdtemp(prefix="sccg-bench-"))
+    finished = False
 
     def plan(cases: list[Case], seconds: float) -> None:
         models = sorted({c.model for c in cases})
@@ -348,6 +350,12 @@ def run_bench(cfg: SuiteConfig, out: Path | None = None, keep_artifacts: bool = 
             shutil.copytree(cache / "artifacts", out / "artifacts", dirs_exist_ok=True)
         (out / PARTIAL).unlink(missing_ok=True)
         (out / "config.json").unlink(missing_ok=True)
+        finished = True
     finally:
         shutil.rmtree(cache, ignore_errors=True)
+        if not finished and not (out / PARTIAL).is_file():
+            # stopped before any case was measured: nothing to continue from, so nothing is left behind
+            (out / "config.json").unlink(missing_ok=True)
+            if created and out.is_dir() and not any(out.iterdir()):
+                out.rmdir()
     return result, out

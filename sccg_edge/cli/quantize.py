@@ -54,6 +54,7 @@ def quantize(
     from sccg_edge.cli._common import env_set, print_json, print_kv_table, say
     from sccg_edge.config import QATConfig, QuantConfig, apply_overrides, parse_set
     from sccg_edge.errors import ConfigError
+    from sccg_edge.utils.fs import check_writable
     from sccg_edge.quantize import (
         DEFAULT_MODEL,
         default_out,
@@ -78,6 +79,7 @@ def quantize(
                       data=data, max_psnr_drop=max_psnr_drop, qat=qat)
     cfg = apply_overrides(replace(cfg, qat_cfg=replace(QATConfig(), steps=qat_steps)),
                           parse_set(env_set("quantize") + list(set_)), "--set")
+    check_writable(out)  # a read-only or full output is one line, before the plan is printed
     say(f"quantize: {model} to {mode.upper()} for {target}, direction {direction}, {cfg.size}x{cfg.size}, into {out}")
     if chosen:
         say("  chosen: " + "; ".join(chosen) + ". Change with --model, --direction, --target, --size, --out")

@@ -34,7 +34,7 @@ from pydicom import Dataset
 
 from sccg_edge.config import ConvertConfig
 from sccg_edge.convert.output import check_output_folder, clean_stale_partials, mark_owner, unmark_owner
-from sccg_edge.convert.translator import Translator, load_translator
+from sccg_edge.convert.translator import Translator, check_finite, load_translator
 from sccg_edge.data.dicom import SeriesInfo, list_series, read_slice, scan_series
 from sccg_edge.data.dicom_write import SeriesIds, SliceGeometry, write_slice
 from sccg_edge.data.transforms import (
@@ -264,7 +264,7 @@ def convert_series(tr: Translator, info: SeriesInfo, direction: str, folder: Pat
     i = 0
     with BackgroundTasks(backlog=2 * batch, enabled=workers > 0) as writer:
         for chunk in bar:
-            ys = _infer(tr, chunk, batch) if batch > 1 else translate_batch(tr, chunk)
+            ys = check_finite(tr, _infer(tr, chunk, batch) if batch > 1 else translate_batch(tr, chunk))
             for y_model, (_, fit) in zip(ys, chunk):
                 writer.submit(write, i, y_model, fit)
                 i += 1

@@ -94,8 +94,18 @@ def translate_slice(tr: Translator, unit: np.ndarray) -> np.ndarray:
     with warnings.catch_warnings():  # a non-finite output is reported below, not as resampling warnings
         warnings.simplefilter("ignore", RuntimeWarning)
         y = run_fitted(tr.infer, unit, tr.size)
+    return check_finite(tr, y)
+
+
+def check_finite(tr: Translator, y: np.ndarray) -> np.ndarray:
+    """``y`` (model outputs) when every value is finite.
+
+    Raises:
+        InputError: the model produced NaN or infinite values (damaged or diverged weights); nothing non-finite is
+            ever written.
+    """
     if not np.isfinite(y).all():
         raise InputError(f"the model produced NaN or infinite values ({int((~np.isfinite(y)).sum())} of {y.size} "
-                         "pixels of a slice): its weights are damaged or diverged; use another model. Nothing was "
+                         "output pixels): its weights are damaged or diverged; use another model. Nothing was "
                          "written", tr.source)
     return y
