@@ -167,7 +167,7 @@ def render_card(card: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _cv_lines(cv: dict[str, Any], name: str) -> list[str]:
+def _cv_lines(cv: dict[str, Any], model: str) -> list[str]:
     """The cross-validation section of a card: the accuracy to expect on patients the model has not seen (the
     teacher recipe's folds), and for a student its gap to the teacher on those folds."""
     lines = ["## Expected accuracy on unseen patients (patient cross-validation)", "",
@@ -185,7 +185,7 @@ def _cv_lines(cv: dict[str, Any], name: str) -> list[str]:
                                    ("head_ssim", 3), ("head_mae", 2))]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
     for student, gap in (cv.get("student_gaps") or {}).items():
-        if student != name:
+        if student != model:
             continue
         g = gap["mean"]
         lines += ["", f"{student} distilled from each fold's teacher, minus that teacher, on the fold's test patients "

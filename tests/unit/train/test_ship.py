@@ -62,8 +62,10 @@ def test_ship_of_a_run_on_every_patient_takes_final_weights_marks_in_sample_and_
     run = tmp_path / "all"
     assert main(["train", "--recipe", "cpu", "--data", str(phantom), "--out", str(run), "--epochs", "2", *TINY,
                  "--set", f"data.train_patients={','.join(patients)}", "--set", "amp=none"]) == 0
+    gap = {"per_fold": [{"fold": 0}, {"fold": 1}],
+           "mean": {"sct_psnr": -0.25, "sct_ssim": -0.004, "smr_psnr": 0.5, "smr_ssim": -0.012}}
     cv = {"study": {"recipe": "cpu", "budget_minutes": 15.0, "overrides": {"ema": 0.995}}, "n_slices": 18,
-          "folds": [{"fold": 0}, {"fold": 1}],
+          "folds": [{"fold": 0}, {"fold": 1}], "student_gaps": {"model": gap, "student-xs": gap},
           "mean_std": {"sct": {"psnr": {"mean": 14.25, "std": 0.5}, "ssim": {"mean": 0.6611, "std": 0.01}},
                        "smr": {"ssim": {"mean": 0.5922, "std": 0.02}}}}
     (tmp_path / "cv.json").write_text(json.dumps(cv))
@@ -77,6 +79,8 @@ def test_ship_of_a_run_on_every_patient_takes_final_weights_marks_in_sample_and_
     md = (tmp_path / "model" / "MODEL_CARD.md").read_text()
     assert "in-sample" in md and "Expected accuracy on unseen patients" in md
     assert "14.25 +- 0.50" in md and "0.661 +- 0.010" in md and "0.592 +- 0.020" in md
+    # the gap line of this model (shipped as "model"), not another student's
+    assert md.count("distilled from each fold's teacher") == 1 and "sMR +0.50 dB / -0.0120 SSIM" in md
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(InputError, match="not a cross-validation result"):
         ship_run(run, tmp_path / "model2", ShipConfig(data=str(phantom), cv=str(tmp_path / "bad.json")))
