@@ -82,10 +82,15 @@ def float_image(path: Path, nan_at: tuple[int, int] | None = (3, 4)) -> Path:
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """``python -m sccg_edge ARGS`` as a real subprocess of this checkout (stderr captured)."""
+    """``python -m sccg_edge ARGS`` as a real subprocess of this checkout (stderr captured).
+
+    SIGINT is reset to its default in the child: a test suite started in the background by a non-interactive shell
+    (``cmd &``) inherits SIGINT ignored, and Python keeps an inherited SIG_IGN, so Ctrl-C could not be tested.
+    """
     full = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
     return subprocess.Popen([sys.executable, "-m", "sccg_edge", *args], cwd=REPO, env=full, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def wait_for(predicate, timeout: float, proc: subprocess.Popen[str] | None = None) -> None:  # type: ignore[no-untyped-def]
