@@ -165,7 +165,8 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         line = (f"  {NAMES[direction]:13} {model:22} PSNR {rec['psnr']:5.2f} dB  SSIM {rec['ssim']:.3f}  "
                 f"MAE {rec['mae']:5.1f}  (n={rec['slices']})")
         if "agreement_psnr" in rec:
-            line += f"; agrees with its FP32 source at {rec['agreement_psnr']:.1f} dB PSNR"
+            what = "its FP32 source" if model.endswith("INT8") else "the FP32 teacher"
+            line += f"; agrees with {what} at {rec['agreement_psnr']:.1f} dB PSNR"
         lines.append(line)
     t = report["timing"]
     ms = "; ".join(f"{k} {v:.1f} ms" for k, v in t["ms"].items())

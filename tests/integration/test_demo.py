@@ -21,6 +21,7 @@ def test_demo_explains_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, c
     # every fidelity figure has its unit, scale and n; the speed-up says what it is measured against
     assert "0..255 scale" in text and "PSNR in dB" in text and "test slices of 1 phantom patient" in text
     assert text.count("(n=4)") == 5  # teacher and student both ways, the INT8 student MR->CT
+    assert text.count("agrees with the FP32 teacher") == 2 and text.count("agrees with its FP32 source") == 1
     assert "faster than the teacher's best FP32 runtime here (teacher FP32 " in text
     assert "median of 2 runs" in text and "bench" in text and not (out / "bench").exists()
     picture = out / "demo.png"
