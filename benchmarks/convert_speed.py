@@ -37,6 +37,8 @@ import pydicom
 
 from sccg_edge.backends import load_backend
 from sccg_edge.bench.machine import machine_info
+
+LOAD_AT_START = os.getloadavg()[0]  # how busy the machine was when this benchmark started
 from sccg_edge.config import QuantConfig
 from sccg_edge.metrics.score import capped_psnr
 from sccg_edge.quantize import quantize_artifact
@@ -133,7 +135,8 @@ def main() -> None:
             row["agreement_psnr_pipelined_vs_slice_by_slice"] = agreement(a, b)
             rows.append(row)
             print(json.dumps(row), flush=True)
-    doc = {"machine": machine_info(), "command": " ".join(["python", *sys.argv]), "rows": rows}
+    doc = {"machine": machine_info(), "command": " ".join(["python", *sys.argv]), "rows": rows,
+           "load_average_at_start": LOAD_AT_START}
     (args.out / "results.json").write_text(json.dumps(doc, indent=1) + "\n")
     write_report(args.out)
 
@@ -143,9 +146,12 @@ def write_report(out: Path) -> None:
     doc = json.loads((out / "results.json").read_text())
     m = doc["machine"]
     lines = ["# convert at model speed", "", f"`{doc['command']}`", "",
-             f"Machine: {m.get('cpu_model', '?')}, {m.get('usable_cores', '?')} usable cores; shared "
-             "with a training run and other work while measured: wall times are inflated, compare the ratios and "
-             "the CPU seconds.", "",
+             f"Machine: {m.get('cpu_model', '?')}, {m.get('usable_cores', '?')} usable cores; " + (
+                 f"1-minute load average {doc['load_average_at_start']:.2f} when the run started (above about 0.5 "
+                 "other work shared the CPU: compare the ratios and the CPU seconds)."
+                 if doc.get("load_average_at_start") is not None else
+                 "shared with a training run and other work while measured: wall times are inflated, compare the "
+                 "ratios and the CPU seconds."), "",
              "| artifact | mode | wall ms/slice | CPU ms/slice (after start-up) | steady wall ms/slice | start-up wall s (CPU s) | model-only ms/slice "
              "(b1 / b4, wall) | model-only CPU ms/slice (b1 / b4) | convert wall / model b1 wall |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
