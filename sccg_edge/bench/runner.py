@@ -123,38 +123,38 @@ class CaseRunner:
                                "artifact": str(backend.artifact_path), "note": note,
                                "artifact_mb": artifact_size_mb(backend.artifact_path),
                                "backend_precision": backend.precision}
-        if case.size == self.fidelity_size and not e.baseline_only:
-            out.update(self._fidelity(case, e, backend))
+        scored = case.size == self.fidelity_size and not e.baseline_only
+        # each direction's backend is loaded once and serves the plain and the flip-averaged scores alike
+        backends = {"mr2ct": backend, "ct2mr": self._backend(case, e, "ct2mr")[0]} if scored else {}
+        if scored:
+            out.update(self._fidelity(case, e, backends))
         if self.cfg.tta == "flip":
-            out.update(self._flip_tta(case, e, backend, lat.median_ms, warmup, iters))
+            out.update(self._flip_tta(case, backend, backends, lat.median_ms, warmup, iters))
         out["peak_rss_mb"] = peak_rss_mb()
         return out
 
-    def _flip_tta(self, case: Case, e: ModelEntry, backend: Any, plain_ms: float, warmup: int,
+    def _flip_tta(self, case: Case, backend: Any, backends: dict[str, Any], plain_ms: float, warmup: int,
                   iters: int) -> dict[str, Any]:
         """What flip test-time averaging costs on this case: its latency (and the ratio to the plain latency,
-        measured in the same case) and, at the fidelity size, PSNR/SSIM/MAE against ground truth with it."""
-        flip = _Flipped(backend)
-        lat = time_backend(flip, random_input(case.size, seed=self.cfg.seed), warmup=warmup, iters=iters)
+        measured in the same case) and, when ``backends`` are scored, PSNR/SSIM/MAE against ground truth with it."""
+        lat = time_backend(_Flipped(backend), random_input(case.size, seed=self.cfg.seed), warmup=warmup, iters=iters)
         out: dict[str, Any] = {"tta_flip_lat_median_ms": lat.median_ms, "tta_flip_cost_x": lat.median_ms / plain_ms}
-        if case.size == self.fidelity_size and not e.baseline_only:
+        if backends:
             slices = self.slices(case.size)
             per = {}
             for direction in DIRECTIONS:
-                b = flip if direction == "mr2ct" else _Flipped(self._backend(case, e, direction)[0])
                 src, gt = slices.pair(direction)
-                rec = fidelity_record(run_batched(b, src), gt, None, None)
+                rec = fidelity_record(run_batched(_Flipped(backends[direction]), src), gt, None, None)
                 per[direction] = {k: rec[k] for k in ("psnr", "ssim", "mae")}
             out.update({f"tta_flip_{k}": v for k, v in by_direction(per).items()})
         return out
 
-    def _fidelity(self, case: Case, e: ModelEntry, first: Any) -> dict[str, Any]:
+    def _fidelity(self, case: Case, e: ModelEntry, backends: dict[str, Any]) -> dict[str, Any]:
         slices = self.slices(case.size)
         per = {}
         for direction in DIRECTIONS:
-            backend = first if direction == "mr2ct" else self._backend(case, e, direction)[0]
             src, gt = slices.pair(direction)
-            pred = run_batched(backend, src)
+            pred = run_batched(backends[direction], src)
             per[direction] = fidelity_record(pred, gt, self.reference(self.teacher, direction, case.size),
                                              self.reference(case.model, direction, case.size))
         flat = by_direction(per)
