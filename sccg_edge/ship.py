@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from sccg_edge.config import EvalConfig, ShipConfig
+from sccg_edge.data.splits import trains_on_every_patient
 from sccg_edge.errors import InputError
 from sccg_edge.evaluate import evaluate_model
 from sccg_edge.models import count_macs
@@ -34,7 +35,8 @@ def _weights_source(run: Path, train_cfg: dict[str, Any]) -> tuple[Path, str]:
     if (run / "student" / "g_mr2ct.safetensors").is_file() or (run / "student" / "g_ct2mr.safetensors").is_file():
         return run / "student", "the distillation's exported student"
     data = train_cfg.get("data") or {}
-    if data.get("train_patients") and not data.get("val_patients") and (run / "checkpoints" / "last").is_dir():
+    if trains_on_every_patient(data.get("train_patients") or (), data.get("val_patients") or ()) \
+            and (run / "checkpoints" / "last").is_dir():
         return run / "checkpoints" / "last", "the final weights (no validation patient: trained on all patients)"
     if (run / "checkpoints" / "best").is_dir():
         return run, "the best validation epoch"

@@ -92,6 +92,12 @@ def spec_from_lists(train: Sequence[str], val: Sequence[str] = (), test: Sequenc
     return SplitSpec(**names, calibration=names["train"][-1:])
 
 
+def trains_on_every_patient(train: Sequence[str], val: Sequence[str] = ()) -> bool:
+    """True for a run that names its training patients and keeps no validation patient: its recipe was chosen
+    elsewhere (cross-validation), so it validates on its own training slices and its final weights are the model."""
+    return bool(train) and not val
+
+
 def split_records(records: list[PairRecord], spec: SplitSpec | None = None,
                   seed: int = 0) -> dict[str, list[PairRecord]]:
     """Split pair records by patient into train/val/test/calibration.

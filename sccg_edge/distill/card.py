@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sccg_edge.config import DistillConfig, to_dict
+from sccg_edge.data.splits import trains_on_every_patient
 from sccg_edge.models import count_macs
 from sccg_edge.models.loading import save_generator
 from sccg_edge.models.weights import load_module
@@ -25,8 +26,7 @@ def export_students(branches: list[Branch], cfg: DistillConfig, out: Path, teach
     slices, so its final weights are written, not the epoch that fitted them best.
     """
     best = out / "checkpoints" / "best" / "weights"
-    on_every_patient = bool(cfg.data.train_patients) and not cfg.data.val_patients
-    from_best = not on_every_patient and all((best / f"s_{b.direction}.safetensors").is_file() for b in branches)
+    from_best = not trains_on_every_patient(cfg.data.train_patients, cfg.data.val_patients) and all((best / f"s_{b.direction}.safetensors").is_file() for b in branches)
     extra = {"teacher": teacher_info["spec"], "preset": cfg.student.preset, "distill_recipe": cfg.recipe,
              "epoch": state.get("best_epoch", state["epoch"]) if from_best else state["epoch"]}
     folder = out / "student"
