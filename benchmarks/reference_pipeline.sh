@@ -2,7 +2,7 @@
 # How the shipped reference models and the committed CPU benchmark results were made, step by step.
 # Each step is one sccg-edge command; run from the repository root with the environment of ./run.sh
 # (e.g. `PATH=$(./run.sh env)/bin:$PATH bash benchmarks/reference_pipeline.sh STEP`).
-# Steps: recipe-study | recipe-study-final | registration-check | teacher-2026-12 | teacher | teacher-bf16 | teacher-ngf64 | teacher-l1 | teacher-in | teacher-gap | ship-teacher | student | ship-student | student-xs | ship-student-xs |
+# Steps: recipe-study | recipe-study-final | registration-check | teacher-2026-12 | cv-budget | teacher | teacher-bf16 | teacher-ngf64 | teacher-l1 | teacher-in | teacher-gap | ship-teacher | student | ship-student | student-xs | ship-student-xs |
 #        student-ps | ship-student-ps | bench | bench-check | quant-table | convert | reader-study | serve-load  (times: the 2-core Intel Xeon with AMX of 2026-11-25; bf16 autocast needs
 #        AVX512-BF16 or AMX, drop `--set amp=bf16` elsewhere and expect 2-3x longer training)
 set -euo pipefail
@@ -70,6 +70,25 @@ case "$step" in
       --set loss.pix_floor=1.0 --set loss.lambda_ssim=50 --set ema=0.995 --out runs/study/p1 --report-only \
       --students student-s,student-ps --student-budget-minutes 5 --student-set data.crop=0 --json > /dev/null
     cp runs/study/p1/cv.json runs/study/p1/report.md runs/study/p1/folds.csv runs/study/p1/curves.png "$out/"
+    echo "results in $out" ;;
+  cv-budget)     # ~95 min on 2 cores: the CV recipe of cv-students at the shipped teacher's compute (85 CPU minutes of one
+                 # thread per fold, ~1000 steps, vs 15 for the cited CV and ~1040 steps for the shipped teacher), folds
+                 # 1 and 3 side by side (FOLDS="0 1 2 3" for all four): does the out-of-patient accuracy rise with compute?
+    pids=()
+    for k in ${FOLDS:-1 3}; do
+      sccg-edge cv --recipe benchmarks/study/cpu-2026-11-25.yaml --folds 4 --budget-minutes 85 --set budget_clock=cpu \
+        --set threads=1 --set amp=bf16 --set val_every=5 --set data.crop=0 --set loss.lambda_cyc=0 \
+        --set loss.pix_floor=1.0 --set loss.lambda_ssim=50 --set ema=0.995 --out runs/study/p1-85 --only "$k" --json \
+        > "runs/study/p1-85.fold$k.json" 2> "runs/study/p1-85.fold$k.log" &
+      pids+=($!)
+    done
+    for p in "${pids[@]}"; do wait "$p"; done
+    sccg-edge cv --recipe benchmarks/study/cpu-2026-11-25.yaml --folds 4 --budget-minutes 85 --set budget_clock=cpu \
+      --set threads=1 --set amp=bf16 --set val_every=5 --set data.crop=0 --set loss.lambda_cyc=0 \
+      --set loss.pix_floor=1.0 --set loss.lambda_ssim=50 --set ema=0.995 --out runs/study/p1-85 --report-only --json > /dev/null
+    out="benchmarks/results/$(date +%Y-%m-%d)_teacher_cv_85"
+    mkdir -p "$out"
+    cp runs/study/p1-85/cv.json runs/study/p1-85/report.md runs/study/p1-85/folds.csv runs/study/p1-85/curves.png "$out/"
     echo "results in $out" ;;
   ship-teacher-2026-12) # the 2026-12 reference teacher (final weights; trained on all 8 patients, so its val/test rows are
                  # in-sample) with the cross-validated figures of its recipe as the expected accuracy

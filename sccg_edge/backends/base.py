@@ -73,6 +73,9 @@ class Backend(abc.ABC):
     def synchronize(self) -> None:
         """Wait for queued device work (no-op on CPU)."""
 
+    def prepare(self, shape: tuple[int, ...]) -> None:
+        """Get ready for inputs of ``shape`` ahead of the first call (runtimes that compile per shape do it here)."""
+
     @classmethod
     def supports(cls, device: str) -> bool:
         """Whether this backend can run on ``device`` here (its runtime assumed installed)."""

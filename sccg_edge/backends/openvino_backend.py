@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import numpy as np
 from sccg_edge.backends.base import BACKENDS, Backend, check_precision, require_file
 from sccg_edge.backends.runtimes import import_runtime
 from sccg_edge.errors import ConfigError, InputError
+from sccg_edge.utils.fs import cache_dir
 
 _HINTS = {"fp32": "f32", "fp16": "f16", "bf16": "bf16"}
 _CAPABILITY = {"fp16": "FP16", "bf16": "BF16"}
@@ -36,12 +38,15 @@ class OpenVinoBackend(Backend):
     Options:
         precision: inference precision hint "fp32" (default), "fp16" or "bf16" (refused when the device lacks it).
         extra_config: more OpenVINO properties for ``compile_model``.
+        cache: keep compiled models in ``<cache folder>/openvino`` (``$SCCG_CACHE_DIR`` or ``~/.cache/sccg-edge``),
+            so that the next start compiles the same model and shape in about half the time (OpenVINO's model
+            caching; a folder that cannot be written is skipped).
     """
 
     name = "openvino"
 
     def __init__(self, artifact: str | Path, device: str = "cpu", threads: int = 0, direction: str | None = None,
-                 precision: str = "fp32", extra_config: dict[str, Any] | None = None) -> None:
+                 precision: str = "fp32", extra_config: dict[str, Any] | None = None, cache: bool = True) -> None:
         super().__init__(artifact, device=device, threads=threads, direction=direction)
         ov = import_runtime("openvino", _PURPOSE)
         self.path = require_file(self.artifact_path, (".xml", ".onnx"), self.name)
@@ -62,11 +67,22 @@ class OpenVinoBackend(Backend):
         if self.threads and self.ov_device == "CPU":
             self.config["INFERENCE_NUM_THREADS"] = self.threads
         self.config.update(extra_config or {})
+        if cache and self.ov_device == "CPU":
+            self._use_cache()
         model = self._model = self._read()  # read once; reshaped and compiled per input shape
         kind, self.weights_precision = ir_precision(model)
         self.precision = "int8" if kind == "int8" else (precision if precision != "fp32" else kind)
         self.inference_precision = _HINTS[precision]
         self._compiled: dict[tuple[int, ...], Any] = {}
+
+    def _use_cache(self) -> None:
+        folder = cache_dir() / "openvino"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if os.access(folder, os.W_OK):
+                self.core.set_property({"CACHE_DIR": str(folder)})
+        except (OSError, RuntimeError):  # a read-only home: compile every time, as without the cache
+            pass
 
     def _read(self) -> Any:
         try:
@@ -100,6 +116,9 @@ class OpenVinoBackend(Backend):
                                  "corrupt or do not match the .xml; re-export it", self.path) from None
             self._compiled[shape] = compiled.create_infer_request()
         return self._compiled[shape]
+
+    def prepare(self, shape: tuple[int, ...]) -> None:
+        self.request_for(tuple(shape))
 
     def _infer(self, x: np.ndarray) -> np.ndarray:
         request = self.request_for(tuple(x.shape))

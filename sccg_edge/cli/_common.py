@@ -66,7 +66,7 @@ def diverted_stdout(quiet: bool = True) -> Iterator[None]:
         return
     path = None
     if not VERBOSE[0]:
-        from sccg_edge.data.default import cache_dir
+        from sccg_edge.utils.fs import cache_dir
 
         path = cache_dir() / "logs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
         path.parent.mkdir(parents=True, exist_ok=True)

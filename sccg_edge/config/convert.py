@@ -25,8 +25,9 @@ class ConvertConfig:
         device: backend device ("cpu", "cuda").
         threads: intra-op threads (0: the runtime's default).
         batch: slices per inference call on runtimes that take any batch (OpenVINO, torch); others run one at a time.
-        workers: threads decoding slices ahead of the model (a background thread writes behind it); 0: decode,
-            infer and write one slice after another in one thread.
+        workers: processes decoding slices ahead of the model (forked at the start; threads where forking is not
+            safe: Windows, or inside a server with running threads), while the model runs and a background thread
+            writes behind it; 0: decode, infer and write one slice after another in one thread.
         tta: test-time augmentation: "none", or "flip" (the mean of the prediction and the mirrored prediction of
             the mirrored slice; twice the inference cost, see ``sccg-edge bench --set tta=flip``).
     """

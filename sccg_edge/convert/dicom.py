@@ -24,8 +24,10 @@ Patient attributes are copied into the output files (same patient) but never pri
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
 from copy import deepcopy
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +37,7 @@ from pydicom import Dataset
 from sccg_edge.config import ConvertConfig
 from sccg_edge.convert.output import check_output_folder, clean_stale_partials, mark_owner, unmark_owner
 from sccg_edge.convert.translator import Translator, check_finite, load_translator
-from sccg_edge.data.dicom import SeriesInfo, list_series, read_slice, scan_series
+from sccg_edge.data.dicom import SeriesInfo, read_slice, scan_all_series, scan_series
 from sccg_edge.data.dicom_write import SeriesIds, SliceGeometry, write_slice
 from sccg_edge.data.transforms import (
     CT_WINDOWS,
@@ -50,7 +52,7 @@ from sccg_edge.data.transforms import (
 )
 from sccg_edge.errors import InputError
 from sccg_edge.utils.fs import atomic_dir, check_writable, claim_output
-from sccg_edge.utils.pipeline import BackgroundTasks, prefetch_map
+from sccg_edge.utils.pipeline import BackgroundTasks, decoder_processes, prefetch_map
 from sccg_edge.utils.progress import track
 
 MR_SAMPLE_SLICES = 12  # slices read to estimate an MR series' percentiles
@@ -115,21 +117,20 @@ def _check_modality(info: SeriesInfo, direction: str, where: Path) -> None:
 
 def plan_jobs(inp: Path, direction: str, series_uid: str | None) -> tuple[list[_Job], list[dict[str, Any]]]:
     """Which series to convert (and the skipped ones with the reason), reading headers only."""
-    uids = list(list_series(inp)) if series_uid is None else [series_uid]
-    if len(uids) == 1:
-        info = scan_series(inp, uids[0])
+    infos = scan_all_series(inp) if series_uid is None else {series_uid: scan_series(inp, series_uid)}
+    if len(infos) == 1:
+        info = next(iter(infos.values()))
         _check_modality(info, direction, inp)
         return [_Job(info, "")], []
     jobs, skipped = [], []
-    for uid in uids:
-        info = scan_series(inp, uid)
+    for uid, info in infos.items():
         if info.modality == _EXPECTED[direction]:
             jobs.append(_Job(info, uid))
         else:
             skipped.append({"series_uid": uid, "modality": info.modality,
                             "reason": f"{direction} translates {_EXPECTED[direction]} images"})
     if not jobs:
-        raise InputError(f"holds {len(uids)} series but none is {_EXPECTED[direction]} "
+        raise InputError(f"holds {len(infos)} series but none is {_EXPECTED[direction]} "
                          f"({', '.join(s['modality'] for s in skipped)}); check --direction", inp)
     return jobs, skipped
 
@@ -200,10 +201,11 @@ def resampling(info: SeriesInfo, size: int) -> str | None:
     return f"{h}x{w} slices resampled to the model's {size}x{size} and back"
 
 
-def _prepare(info: SeriesInfo, i: int, window: tuple[float, float], scale: tuple[float, float] | None,
-             size: int) -> tuple[np.ndarray, FitInfo]:
-    """Decode slice ``i`` and fit it to the model: ((size, size) in [-1, 1], how to undo the fit)."""
-    unit = to_unit(read_slice(info.files[i], info.frames[i], info.tags[i]), info.modality, window, scale)
+def _prepare(modality: str, window: tuple[float, float], scale: tuple[float, float] | None, size: int,
+             where: tuple[Path, int, dict[str, Any]]) -> tuple[np.ndarray, FitInfo]:
+    """Decode one slice (file, frame, tags) and fit it to the model: ((size, size) in [-1, 1], how to undo the
+    fit). A module-level function of picklable arguments, so that decoder processes can run it."""
+    unit = to_unit(read_slice(*where), modality, window, scale)
     fitted, fit = fit_to_size(unit, size)
     return unit_to_model(fitted), fit
 
@@ -228,11 +230,11 @@ def _infer(tr: Translator, chunk: list[tuple[np.ndarray, FitInfo]], batch: int) 
 
 
 def convert_series(tr: Translator, info: SeriesInfo, direction: str, folder: Path, progress: bool = True,
-                   batch: int = 1, workers: int = 0) -> dict[str, Any]:
+                   batch: int = 1, workers: int = 0, decoders: Executor | None = None) -> dict[str, Any]:
     """Translate one scanned series into DICOM files under ``folder`` (which must exist).
 
-    Decoding (``workers`` threads, read ahead), inference (``batch`` slices per call) and writing (one background
-    thread) overlap; ``workers`` 0 and ``batch`` 1 run slice by slice in this thread.
+    Decoding (on ``decoders``, else ``workers`` threads, read ahead), inference (``batch`` slices per call) and
+    writing (one background thread) overlap; ``workers`` 0 and ``batch`` 1 run slice by slice in this thread.
     """
     if tr.ct_window not in CT_WINDOWS:
         raise InputError(f"the model names an unknown CT window '{tr.ct_window}' (known: {', '.join(CT_WINDOWS)})",
@@ -257,8 +259,9 @@ def convert_series(tr: Translator, info: SeriesInfo, direction: str, folder: Pat
                     instance_number=i + 1, source=source, extra=extra)
 
     batch = max(int(batch), 1)
-    prepared = prefetch_map(lambda i: _prepare(info, i, window, scale, tr.size), range(len(info.files)),
-                            workers=workers, ahead=2 * batch + workers)
+    slices = zip(info.files, info.frames, info.tags)
+    prepared = prefetch_map(partial(_prepare, info.modality, window, scale, tr.size), slices, workers=workers,
+                            ahead=2 * batch + workers, executor=decoders if workers > 0 else None)
     bar = track(_batches(prepared, batch), description=f"convert {direction}",
                 total=-(-len(info.files) // batch), enabled=progress)
     i = 0
@@ -299,14 +302,25 @@ def convert_dicom(inp: Path, out: Path, cfg: ConvertConfig, progress: bool = Tru
     Raises:
         InputError: unusable input (named, with the fix), wrong modality for the direction, bad output folder.
     """
-    inp, out, direction = Path(inp), Path(out), cfg.direction
-    check_output_folder(out, inp if inp.is_dir() else inp.parent)
-    jobs, skipped = plan_jobs(inp, direction, cfg.series)
-    check_writable(out, need_bytes=sum(output_bytes(job.info) for job in jobs))
+    inp, out = Path(inp), Path(out)
+    with decoder_processes(cfg.workers) as decoders:  # forked first, while this process has one thread
+        return _convert_dicom(inp, out, cfg, decoders, progress)
+
+
+def _convert_dicom(inp: Path, out: Path, cfg: ConvertConfig, decoders: Executor | None,
+                   progress: bool) -> dict[str, Any]:
+    direction = cfg.direction
+    with ThreadPoolExecutor(1, thread_name_prefix="sccg-edge-load") as pool:
+        # the model loads and compiles (native code, no GIL) while the headers are read: a shorter start-up; an
+        # input or output error is still raised first, a model error after them, as before
+        loading = pool.submit(load_translator, cfg, True)
+        check_output_folder(out, inp if inp.is_dir() else inp.parent)
+        jobs, skipped = plan_jobs(inp, direction, cfg.series)
+        check_writable(out, need_bytes=sum(output_bytes(job.info) for job in jobs))
+        tr = loading.result()
     done = []
     with claim_output(out):
         check_output_folder(out, inp if inp.is_dir() else inp.parent)  # again, now that no other run can write it
-        tr = load_translator(cfg)
         clean_stale_partials(out)
         with atomic_dir(out) as tmp:
             mark_owner(tmp)
@@ -314,7 +328,7 @@ def convert_dicom(inp: Path, out: Path, cfg: ConvertConfig, progress: bool = Tru
                 folder = tmp / job.subdir
                 folder.mkdir(exist_ok=True)
                 row = convert_series(tr, job.info, direction, folder, progress=progress, batch=tr.batch,
-                                     workers=cfg.workers)
+                                     workers=cfg.workers, decoders=decoders)
                 done.append(dict(row, out=str(out / job.subdir) if job.subdir else str(out)))
             unmark_owner(tmp)
     return {"input": str(inp), "direction": direction, "model": tr.label, "weights": tr.source,

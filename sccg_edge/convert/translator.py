@@ -62,11 +62,12 @@ def model_label(model: str | Path) -> str:
     return path.stem if path.is_file() else path.name
 
 
-def load_translator(cfg: ConvertConfig) -> Translator:
+def load_translator(cfg: ConvertConfig, prepare: bool = False) -> Translator:
     """Choose the backend once, from ``cfg.model``, ``cfg.backend``, ``cfg.device`` and ``cfg.threads``.
 
     ``cfg.model`` may be a model spec, an artifact file, or the artifact folder ``export`` / ``quantize`` wrote. The
-    slice size is ``cfg.size``, else the model's trained size or the artifact's static input size.
+    slice size is ``cfg.size``, else the model's trained size or the artifact's static input size. ``prepare``:
+    also compile the runtime for the batches ``convert`` will send (OpenVINO compiles per input shape).
     """
     backend = cfg.backend
     if backend is None:
@@ -79,9 +80,12 @@ def load_translator(cfg: ConvertConfig) -> Translator:
         raise ConfigError(f"the {backend} artifact has a dynamic input size: give --size (e.g. 256)")
     source = getattr(runner, "source", None) or (runner.artifact_path if backend != "torch" else None) or cfg.model
     label = model_label(cfg.model) + (" flip-TTA" if cfg.tta == "flip" else "")
+    batch = cfg.batch if backend in BATCHING else 1
+    if prepare:
+        runner.prepare((batch, 1, int(size), int(size)))
     return Translator(infer=with_tta(runner, cfg.tta), size=int(size), ct_window=str(runner.ct_window or "brain"),
                       label=label, backend=backend, precision=str(runner.precision or "fp32"),
-                      source=str(source), batch=cfg.batch if backend in BATCHING else 1, tta=cfg.tta)
+                      source=str(source), batch=batch, tta=cfg.tta)
 
 
 def translate_slice(tr: Translator, unit: np.ndarray) -> np.ndarray:

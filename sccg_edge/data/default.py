@@ -13,9 +13,9 @@ from pathlib import Path
 
 from sccg_edge.data.phantom import write_phantom_dataset
 from sccg_edge.errors import InputError
+from sccg_edge.utils.fs import CACHE_ENV, cache_dir  # noqa: F401 - CACHE_ENV re-exported (tests, callers)
 
 SHARED_PAIRS_ENV = "SCCG_SHARED_DATA"
-CACHE_ENV = "SCCG_CACHE_DIR"
 PAIRS_SUBDIR = "brain-ct-mr-pairs"
 PHANTOM_VERSION = "v1"
 
@@ -65,12 +65,6 @@ def display_path(path: Path | str) -> str:
     if full.is_relative_to(home):
         return "~/" + str(full.relative_to(home))
     return str(path)
-
-
-def cache_dir() -> Path:
-    """The sccg-edge cache folder: ``$SCCG_CACHE_DIR`` or ``~/.cache/sccg-edge``."""
-    env = os.environ.get(CACHE_ENV)
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "sccg-edge"
 
 
 def phantom_cache_path(size: int = 256, patients: int = 4, seed: int = 0) -> Path:

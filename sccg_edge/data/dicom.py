@@ -23,7 +23,7 @@ from pydicom.pixels import pixel_array
 from pydicom.uid import UID
 
 from sccg_edge.data.dicom_open import inflated_dataset, is_deflated
-from sccg_edge.data.dicom_scan import SeriesInfo, list_series, scan_series, slice_tags
+from sccg_edge.data.dicom_scan import SeriesInfo, list_series, scan_all_series, scan_series, slice_tags
 from sccg_edge.errors import InputError
 from sccg_edge.utils.budget import check_allocation
 
@@ -145,5 +145,5 @@ def read_series(path: Path | Sequence[Path], series_uid: str | None = None) -> S
     return Series(**fields, volume=volume)
 
 
-__all__ = ["Series", "SeriesInfo", "iter_slices", "list_series", "read_series", "read_slice", "scan_series",
-           "slice_tags", "translate_pixel_error"]
+__all__ = ["Series", "SeriesInfo", "iter_slices", "list_series", "read_series", "read_slice", "scan_all_series",
+           "scan_series", "slice_tags", "translate_pixel_error"]

@@ -387,7 +387,21 @@ def scan_series(path: Path | Sequence[Path], series_uid: str | None = None) -> S
         InputError: unreadable/non-image files, several series without ``series_uid``, or inconsistent geometry.
     """
     groups, where = _scan(path)
-    uid = _pick(groups, where, series_uid)
+    return _series(groups, where, _pick(groups, where, series_uid))
+
+
+def scan_all_series(path: Path | Sequence[Path]) -> dict[str, SeriesInfo]:
+    """Every image series under ``path`` (SeriesInstanceUID -> sorted :class:`SeriesInfo`), each header read once.
+
+    Raises:
+        InputError: as :func:`scan_series`, for the first series that fails its checks.
+    """
+    groups, where = _scan(path)
+    return {uid: _series(groups, where, uid) for uid in sorted(groups)}
+
+
+def _series(groups: dict[str, list[tuple[Path, Dataset]]], where: Path, uid: str) -> SeriesInfo:
+    """Check and sort the scanned headers of series ``uid``."""
     frames = [fr for f, ds in groups[uid] for fr in _frames_of(f, ds)]
     _one_modality(groups[uid], uid, where)
     _same(frames, "shape", "Rows/Columns", where)

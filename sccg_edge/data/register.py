@@ -11,8 +11,8 @@ figure worse, because the CT couch sits inside a threshold mask. So this registr
 * refuses fits that do not improve mutual information or that move implausibly far (a rotation over 15 degrees, a
   shift over 12 % of the slice, a scale outside 0.85..1.15): those pairs keep their raw CT, and the result says so.
 
-Results are cached under ``~/.cache/sccg-edge/register`` (or ``$SCCG_CACHE``) by the SHA-256 of both images, the
-kind and this module's version, so a study pays for each pair once.
+Results are cached under ``~/.cache/sccg-edge/register`` (or ``$SCCG_CACHE_DIR/register``) by the SHA-256 of both
+images, the kind and this module's version, so a study pays for each pair once.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import numpy as np
 
 from sccg_edge.errors import ConfigError, MissingDependencyError
 from sccg_edge.metrics import head_mask_from_uint8
+from sccg_edge.utils.fs import cache_dir
 
 KINDS = ("none", "rigid", "affine")
 VERSION = "1"
@@ -58,8 +59,8 @@ def _sitk():
     return sitk
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("SCCG_CACHE", Path.home() / ".cache" / "sccg-edge")) / "register"
+def registration_cache() -> Path:
+    return cache_dir() / "register"
 
 
 def register_pair(ct01: np.ndarray, mr01: np.ndarray, kind: str = "rigid", use_cache: bool = True) -> Registration:
@@ -68,7 +69,7 @@ def register_pair(ct01: np.ndarray, mr01: np.ndarray, kind: str = "rigid", use_c
         raise ConfigError(f"registration kind must be rigid or affine, not {kind!r}")
     key = hashlib.sha256(b"|".join([VERSION.encode(), kind.encode(), np.ascontiguousarray(ct01, np.float32).tobytes(),
                                     np.ascontiguousarray(mr01, np.float32).tobytes()])).hexdigest()
-    cached = cache_dir() / f"{key}.npz"
+    cached = registration_cache() / f"{key}.npz"
     if use_cache and cached.is_file():
         with np.load(cached) as z:
             return Registration(ct=z["ct"], accepted=bool(z["accepted"]), reason=str(z["reason"]),

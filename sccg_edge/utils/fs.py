@@ -13,6 +13,16 @@ from pathlib import Path
 
 from sccg_edge.errors import InputError
 
+#: the environment variable that moves the cache folder (default ``~/.cache/sccg-edge``)
+CACHE_ENV = "SCCG_CACHE_DIR"
+
+
+def cache_dir() -> Path:
+    """The sccg-edge cache folder (embedded data, logs, registrations, compiled models): ``$SCCG_CACHE_DIR`` or
+    ``~/.cache/sccg-edge``. Everything in it can be deleted; it is made again when needed."""
+    env = os.environ.get(CACHE_ENV)
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "sccg-edge"
+
 
 def _umask() -> int:
     mask = os.umask(0)

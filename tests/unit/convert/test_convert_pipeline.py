@@ -3,11 +3,14 @@ load as they are, a resampled series says so, and an OpenVINO conversion starts 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,6 +18,7 @@ import pytest
 from sccg_edge.backends import backend_for_artifact
 from sccg_edge.config import ConvertConfig
 from sccg_edge.convert import convert_path, load_translator
+from sccg_edge.errors import InputError
 from sccg_edge.utils.pipeline import BackgroundTasks, prefetch_map
 from tests.conftest import REPO_ROOT
 
@@ -75,10 +79,57 @@ def test_background_tasks_run_all_and_reraise() -> None:
         tasks.wait()
 
 
-def test_pipelined_conversion_equals_slice_by_slice(tiny_model: Path, porcine_t2_dir: Path, tmp_path: Path) -> None:
+def _negate_or_fail(i: int) -> int:
+    if i == 7:
+        raise InputError("slice 7 is corrupt; copy it again", Path("/data/I7.dcm"))
+    return -i
+
+
+def test_decoder_processes_fork_only_when_safe_and_keep_order_and_errors() -> None:
+    import threading
+    from concurrent.futures import ProcessPoolExecutor
+
+    from sccg_edge.utils.pipeline import decoder_processes
+
+    with decoder_processes(2) as pool:
+        assert isinstance(pool, ProcessPoolExecutor)  # this test runs single-threaded: the decoders are processes
+        assert list(prefetch_map(_negate_or_fail, range(7), executor=pool, ahead=3)) == [0, -1, -2, -3, -4, -5, -6]
+        got = []
+        with pytest.raises(InputError, match=r"I7\.dcm: slice 7 is corrupt"):  # the child's error, message intact
+            for v in prefetch_map(_negate_or_fail, range(20), executor=pool, ahead=3):
+                got.append(v)
+        assert got == [0, -1, -2, -3, -4, -5, -6]
+    with decoder_processes(0) as pool:
+        assert pool is None
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)  # a server's threads: forking now could copy a held lock
+    other.start()
+    try:
+        with decoder_processes(2) as pool:
+            assert pool is None
+    finally:
+        stop.set()
+        other.join()
+
+
+def test_pipelined_conversion_equals_slice_by_slice(tiny_model: Path, porcine_t2_dir: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import sccg_edge.convert.dicom as convert_dicom
+    from sccg_edge.utils.pipeline import decoder_processes
+
+    used = []
+
+    @contextlib.contextmanager
+    def spy(workers: int) -> Iterator[Any]:
+        with decoder_processes(workers) as pool:
+            used.append(pool)
+            yield pool
+
+    monkeypatch.setattr(convert_dicom, "decoder_processes", spy)
     inp = _series(porcine_t2_dir, tmp_path / "in", 6)  # 6 slices: one full batch of 4 and a padded one
     fast = convert_path(inp, tmp_path / "fast", ConvertConfig(model=str(tiny_model), direction="mr2ct", threads=1),
                         progress=False)
+    assert used and used[0] is not None  # the default conversion decoded in forked processes
     slow = convert_path(inp, tmp_path / "slow", ConvertConfig(model=str(tiny_model), direction="mr2ct", threads=1,
                                                               batch=1, workers=0), progress=False)
     assert fast["n_slices"] == slow["n_slices"] == 6

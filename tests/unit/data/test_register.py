@@ -26,7 +26,7 @@ def _iou(a, b):
 
 
 def test_registration_undoes_a_known_shift(tmp_path, monkeypatch):
-    monkeypatch.setenv("SCCG_CACHE", str(tmp_path))
+    monkeypatch.setenv("SCCG_CACHE_DIR", str(tmp_path))
     ct, mr = _pair()
     moved = np.roll(ct, (4, -3), axis=(0, 1))
     reg = register_pair(moved, mr, "rigid")
@@ -39,7 +39,7 @@ def test_registration_undoes_a_known_shift(tmp_path, monkeypatch):
 
 
 def test_registration_keeps_the_raw_ct_without_a_head(tmp_path, monkeypatch):
-    monkeypatch.setenv("SCCG_CACHE", str(tmp_path))
+    monkeypatch.setenv("SCCG_CACHE_DIR", str(tmp_path))
     ct, mr = _pair()
     reg = register_pair(np.zeros_like(ct), mr, "affine")
     assert not reg.accepted and np.array_equal(reg.ct, np.zeros_like(ct))
