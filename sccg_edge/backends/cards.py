@@ -48,7 +48,8 @@ def stamp_onnx(path: Path, card: dict[str, Any]) -> None:
     import onnx
 
     model = onnx.load(str(path), load_external_data=False)
-    kept = [p for p in model.metadata_props if not p.key.startswith(ONNX_PREFIX)]
+    replaced = {ONNX_PREFIX + key for key in RECORDED}  # other keys (the ONNX Runtime graph level) are kept
+    kept = [p for p in model.metadata_props if p.key not in replaced]
     del model.metadata_props[:]
     model.metadata_props.extend(kept)
     values = {**card, "model": card.get("source")}
@@ -56,6 +57,19 @@ def stamp_onnx(path: Path, card: dict[str, Any]) -> None:
         if values.get(key) is not None:
             entry = model.metadata_props.add()
             entry.key, entry.value = ONNX_PREFIX + key, str(values[key])
+    onnx.save(model, str(path))
+
+
+def record_in_onnx(path: Path, key: str, value: str) -> None:
+    """Set one ``sccg_edge.<key>`` entry of an ONNX file's ``metadata_props`` (others unchanged)."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    kept = [p for p in model.metadata_props if p.key != ONNX_PREFIX + key]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    entry = model.metadata_props.add()
+    entry.key, entry.value = ONNX_PREFIX + key, value
     onnx.save(model, str(path))
 
 

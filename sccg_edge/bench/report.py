@@ -185,8 +185,8 @@ def report_markdown(result: dict[str, Any]) -> str:
                 f"({s['reference_best_fp32']}, {s['reference_ms']:.1f} ms)")
         if "psnr_loss_vs_reference" in s:
             sample = _n({k: s[k] for k in ("fidelity_slices", "fidelity_patients") if s.get(k) is not None})
-            line += (f"; it loses {s['psnr_loss_vs_reference']:+.2f} dB PSNR and {s['ssim_loss_vs_reference']:+.4f} "
-                     f"SSIM against the FP32 {who} ({sample}, 0..255 scale)")
+            line += (f"; against the FP32 {who}: PSNR {_than(-s['psnr_loss_vs_reference'], '.2f', ' dB')}, SSIM "
+                     f"{_than(-s['ssim_loss_vs_reference'], '.4f')} ({sample}, 0..255 scale)")
         lines.append(line)
     lines += ["", *_model_table_lines(result)]
     lines += ["| " + " | ".join(h for _, h in TABLE_COLUMNS) + " |", "|" + "---|" * len(TABLE_COLUMNS)]
@@ -199,6 +199,14 @@ def report_markdown(result: dict[str, Any]) -> str:
     notes = [f"- {r['model']} {r['backend']} {r['precision']} {r['size']}: {r['note']}" for r in result["records"]
              if r.get("note")]
     return "\n".join(lines + (["Notes:"] + notes + [""] if notes else []))
+
+
+def _than(delta: float, fmt: str, unit: str = "") -> str:
+    """'0.11 dB higher' / '0.0012 lower' / 'unchanged' for a signed difference, rounded as printed."""
+    shown = format(abs(delta), fmt)
+    if float(shown) == 0:
+        return "unchanged"
+    return f"{shown}{unit} {'higher' if delta > 0 else 'lower'}"
 
 
 def _tta_lines(records: list[dict[str, Any]]) -> list[str]:

@@ -48,13 +48,16 @@ class QuantConfig:
         calibrate_method: ONNX Runtime calibration: minmax | entropy | percentile (default: percentile, which on
             the reference student halves the Q/DQ model's disagreement with FP32 against minmax).
         keep_fp32: Q/DQ ONNX: layer groups whose convolutions stay FP32 (head, encoder/stem, blocks/block0, ...;
-            empty: quantize every convolution).
+            empty: quantize every convolution). Default: the first and the last convolution (encoder/stem, head),
+            whose few input or output channels run slower in ONNX Runtime's INT8 kernels than in FP32 and whose
+            8-bit activations cost the most fidelity (benchmarks/results/2026-12-05_ort_int8).
         max_psnr_drop: > 0 switches OpenVINO INT8 to NNCF accuracy control with this absolute PSNR budget (dB).
         val_max_slices: validation slices used for fidelity (0: all).
         qat: fine-tune the quantized model (int8 only).
         qat_cfg: QAT knobs.
         speed_rounds: interleaved timing rounds of the artifact against its FP32 source on the same runtime, to say
-            which is fastest on this CPU (0: skip).
+            which is fastest on this CPU, and of a Q/DQ ONNX at ONNX Runtime's two graph optimisation levels, to
+            record the faster one in the file (0: skip both).
         inference_hint: OpenVINO fp16 hint: auto (bf16 on AMX-BF16/AVX512-BF16, f16 on AMX-FP16, see
             :func:`~sccg_edge.quantize.fp16.openvino_inference_hint`) | none.
     """
@@ -67,7 +70,7 @@ class QuantConfig:
     subset_size: int = bounded(64, 1, 100_000)
     preset: str = "performance"
     calibrate_method: str = "percentile"
-    keep_fp32: tuple[str, ...] = ("head",)
+    keep_fp32: tuple[str, ...] = ("encoder/stem", "head")
     max_psnr_drop: float = 0.0
     val_max_slices: int = 16
     qat: bool = False

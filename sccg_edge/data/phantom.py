@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from sccg_edge.config.bounds import SIZE_MAX, Bounds, check_value
 from sccg_edge.data.dicom_write import SeriesIds, SliceGeometry, new_uid, write_slice
 from sccg_edge.errors import ConfigError, InputError
 from sccg_edge.utils.fs import check_writable
@@ -272,8 +273,8 @@ def write_phantom_dataset(out: Path, patients: int = 4, size: int = 256, seed: i
         ConfigError: a parameter is out of range.
     """
     out = Path(out)
-    if patients < 1 or patients > 1000:
-        raise ConfigError(f"phantom patients must be between 1 and 1000, got {patients}")
+    check_value(patients, Bounds(1, 1000), "patients", "data phantom")
+    check_value(size, Bounds(16, SIZE_MAX, multiple=4), "size", "data phantom")
     _check_empty(out)
     check_writable(out, need_bytes=patients * slices * size * size * 2 * 2)  # CT + MR, 16-bit
     out.parent.mkdir(parents=True, exist_ok=True)

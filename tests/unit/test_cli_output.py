@@ -52,3 +52,16 @@ def test_verbose_is_accepted_after_the_command(tmp_path: Path, capsys: pytest.Ca
     assert _common.VERBOSE[0] is True
     assert main(["data", "phantom", "--out", str(tmp_path / "q"), "--patients", "1", "--size", "32"]) == 0
     assert _common.VERBOSE[0] is False
+
+
+@pytest.mark.parametrize(("flag", "value", "says"), [("--patients", "0", "'patients' must be"),
+                                                      ("--patients", "1001", "'patients' must be"),
+                                                      ("--size", "8", "'size' must be"), ("--size", "30", "'size'")])
+def test_phantom_out_of_range_is_one_error_line(flag: str, value: str, says: str, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture) -> None:
+    from sccg_edge.cli import main
+
+    assert main(["data", "phantom", "--out", str(tmp_path / "p"), flag, value]) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 1 and err[0].startswith("error:") and says in err[0], err
+    assert not (tmp_path / "p").exists()

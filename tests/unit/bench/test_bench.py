@@ -135,6 +135,11 @@ def test_headline_speedup_is_against_the_references_best_runtime_and_names_it() 
     text = report_markdown(_result("teacher"))
     assert "**56.0x** faster than the teacher's best FP32 runtime at the same size (teacher openvino fp32" in text
     assert "n = 21 slices, 1 patient" in text and "515" not in text.split("## Models")[0].split("faster")[0]
+    # the signed difference reads as a direction ('lower' / 'higher'), never as 'loses -0.11 dB'
+    assert "against the FP32 teacher: PSNR 0.50 dB lower, SSIM 0.0500 lower (n = 21 slices" in text
+    better = _result("teacher")
+    better["records"][2].update(mean_psnr=15.11, mean_ssim=0.6)
+    assert "against the FP32 teacher: PSNR 0.11 dB higher, SSIM unchanged (n = 21" in report_markdown(better)
     other = report_markdown(_result("student-s"))  # no teacher among the models: no model is called the teacher
     assert "teacher FP32" not in other and "the reference model student-s (no teacher was benchmarked)" in other
     assert "faster than the reference model's best FP32 runtime" in other
