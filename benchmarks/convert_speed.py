@@ -8,7 +8,7 @@ For each size, an OpenVINO INT8 artifact is built as ``sccg-edge quantize --int8
 
 * model only: the artifact's backend on one (1, 1, S, S) slice and on a batch of 4, median over 30 calls;
 * ``sccg-edge convert`` of the series in a fresh process (``python -m sccg_edge convert ... --model <folder>``), once
-  as it runs now (4 slices per call, 2 decoding threads, a writer thread) and once slice by slice in one thread
+  as it runs now (4 slices per call, 2 decoder processes, a writer thread) and once slice by slice in one thread
   (``--set batch=1 --set workers=0``, how it ran before). Per run: wall seconds of the process; CPU seconds of it
   (user + system, all threads); start-up, from process start to the first output file less one slice; and the
   steady per-slice time, from the first to the last output file's modification time. A conversion of a one-slice
@@ -43,7 +43,7 @@ from sccg_edge.config import QuantConfig
 from sccg_edge.metrics.score import capped_psnr
 from sccg_edge.quantize import quantize_artifact
 
-MODES = {"pipelined (batch 4, 2 decode threads, writer thread)": [],
+MODES = {"pipelined (batch 4, 2 decoder processes, writer thread)": [],
          "slice by slice (batch 1, one thread)": ["--set", "batch=1", "--set", "workers=0"]}
 
 
@@ -100,7 +100,8 @@ def main() -> None:
     ap.add_argument("--model", default="student-ps")
     ap.add_argument("--direction", default="ct2mr")
     ap.add_argument("--sizes", default="256,512")
-    ap.add_argument("--repeats", type=int, default=2, help="convert runs per mode (the fastest is reported)")
+    ap.add_argument("--repeats", type=int, default=5, help="convert runs per mode (the median run is reported, with "
+                    "the range of its steady and start-up times)")
     ap.add_argument("--report-only", action="store_true", help="rewrite report.md from results.json")
     args = ap.parse_args()
     if args.report_only:
@@ -127,7 +128,11 @@ def main() -> None:
                 for r in range(args.repeats):
                     outs[mode] = Path(tmp) / f"out-{size}-{len(row['convert'])}-{r}"
                     runs.append(run_convert(folder, args, extra, outs[mode]))
-                best = min(runs, key=lambda x: x["wall_s"])
+                best = sorted(runs, key=lambda x: x["wall_s"])[len(runs) // 2]  # the median run
+                best["repeats"] = len(runs)
+                for key in ("steady_ms_per_slice", "startup_s"):
+                    best[key.replace("_ms_per_slice", "").replace("_s", "") + "_range"] = [
+                        min(x[key] for x in runs), max(x[key] for x in runs)]
                 best["cpu_ms_per_slice_after_startup"] = round(
                     (best["cpu_s"] - row["startup"]["cpu_s"]) * 1e3 / max(best["slices"] - 1, 1), 1)
                 row["convert"][mode] = best
@@ -152,15 +157,20 @@ def write_report(out: Path) -> None:
                  if doc.get("load_average_at_start") is not None else
                  "shared with a training run and other work while measured: wall times are inflated, compare the "
                  "ratios and the CPU seconds."), "",
-             "| artifact | mode | wall ms/slice | CPU ms/slice (after start-up) | steady wall ms/slice | start-up wall s (CPU s) | model-only ms/slice "
+             "Each convert mode ran `--repeats` times in fresh processes; the median run (by wall time) is shown, the "
+             "range of the steady time and of the start-up over all runs in brackets.", "",
+             "| artifact | mode | wall ms/slice | CPU ms/slice (after start-up) | steady wall ms/slice | start-up wall s (range) (one-slice CPU s) | model-only ms/slice "
              "(b1 / b4, wall) | model-only CPU ms/slice (b1 / b4) | convert wall / model b1 wall |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for row in doc["rows"]:
         mo = row["model_only"]
         for mode, c in row["convert"].items():
+            steady, start = c.get("steady_range"), c.get("startup_range")
             lines.append(f"| {row['artifact']} | {mode} | {c['wall_ms_per_slice']} | {c['cpu_ms_per_slice']} "
-                         f"({c['cpu_ms_per_slice_after_startup']}) | {c['steady_ms_per_slice']} | {c['startup_s']} "
-                         f"({row['startup']['cpu_s']}) | {mo['batch1_wall_ms_per_slice']} / "
+                         f"({c['cpu_ms_per_slice_after_startup']}) | {c['steady_ms_per_slice']}"
+                         + (f" ({steady[0]}-{steady[1]})" if steady else "") + f" | {c['startup_s']}"
+                         + (f" ({start[0]}-{start[1]})" if start else "") +
+                         f" ({row['startup']['cpu_s']} CPU) | {mo['batch1_wall_ms_per_slice']} / "
                          f"{mo['batch4_wall_ms_per_slice']} | {mo['batch1_cpu_ms_per_slice']} / "
                          f"{mo['batch4_cpu_ms_per_slice']} | "
                          f"{c['wall_ms_per_slice'] / mo['batch1_wall_ms_per_slice']:.1f}x |")

@@ -38,7 +38,7 @@ from sccg_edge.config import ConvertConfig
 from sccg_edge.convert.output import check_output_folder, clean_stale_partials, mark_owner, unmark_owner
 from sccg_edge.convert.translator import Translator, check_finite, load_translator
 from sccg_edge.data.dicom import SeriesInfo, read_slice, scan_all_series, scan_series
-from sccg_edge.data.dicom_write import SeriesIds, SliceGeometry, write_slice
+from sccg_edge.data.dicom_write import SOURCE_KEYWORDS, SeriesIds, SliceGeometry, write_slice
 from sccg_edge.data.transforms import (
     CT_WINDOWS,
     FitInfo,
@@ -155,12 +155,17 @@ def _geometry(info: SeriesInfo, i: int) -> SliceGeometry:
                          orientation=tuple(info.orientation))
 
 
-def _source_header(info: SeriesInfo, i: int, cache: dict[Path, Dataset]) -> Dataset:
-    path = info.files[i]
-    if path not in cache:
-        cache.clear()  # keep one header: a multi-frame file repeats, single-frame files do not
-        cache[path] = info.header(i)
-    return cache[path]
+def _slice_source(shared: list[Any], tags: dict[str, Any]) -> Dataset:
+    """The source header a written slice copies from, without re-reading its file: the series' patient and study
+    elements (``shared``, from its first file: a series belongs to one study) and this slice's SOP class and
+    instance UIDs, which the scan kept."""
+    source = Dataset()
+    for element in shared:
+        source.add(element)
+    for keyword in ("SOPClassUID", "SOPInstanceUID"):
+        if tags.get(keyword):
+            setattr(source, keyword, tags[keyword])
+    return source
 
 
 def _extra(tr: Translator, info: SeriesInfo, i: int, source: Dataset, direction: str) -> dict[str, Any]:
@@ -247,11 +252,11 @@ def convert_series(tr: Translator, info: SeriesInfo, direction: str, folder: Pat
     number = int(info.tags[0].get("SeriesNumber") or 0) % 100000 + 1000
     ids = SeriesIds.derived_from(first, series_number=number,
                                  series_description=_series_description(tr, direction, resampled is not None))
-    cache: dict[Path, Any] = {}  # used by the writer thread only
+    shared = [first[kw] for kw in SOURCE_KEYWORDS if kw in first]
 
     def write(i: int, y_model: np.ndarray, fit: FitInfo) -> None:
         y = from_unit(restore_from_fit(model_to_unit(y_model), fit).clip(0.0, 1.0), out_modality, window)
-        source = _source_header(info, i, cache)
+        source = _slice_source(shared, info.tags[i])
         extra = _extra(tr, info, i, source, direction)
         if resampled:
             extra["ImageComments"] = f"synthetic; {resampled} (sccg-edge)"

@@ -26,7 +26,8 @@ _SOP_CLASS = {"CT": CT_IMAGE_STORAGE, "MR": MR_IMAGE_STORAGE}
 CT_DEFAULT_RESCALE = (1.0, -1024.0)
 
 # Patient and General Study attributes copied from a source header for derived images.
-_SOURCE_KEYWORDS = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "PatientAge", "StudyDate",
+#: the patient and study elements a derived slice copies from its source header
+SOURCE_KEYWORDS = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "PatientAge", "StudyDate",
                     "StudyTime", "ReferringPhysicianName", "StudyID", "AccessionNumber", "StudyDescription")
 _CT_DEFAULTS: dict[str, Any] = {"KVP": "120", "AcquisitionNumber": 1, "ConvolutionKernel": "STANDARD",
                                 "WindowCenter": 40, "WindowWidth": 80}
@@ -233,7 +234,7 @@ def _patient_study(ds: Dataset, ids: SeriesIds, source: Dataset | None) -> None:
     if ids.study_description:
         ds.StudyDescription = ids.study_description
     if source is not None:
-        for keyword in _SOURCE_KEYWORDS:
+        for keyword in SOURCE_KEYWORDS:
             if keyword in source:
                 setattr(ds, keyword, source[keyword].value)
 

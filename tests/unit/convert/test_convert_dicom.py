@@ -142,6 +142,10 @@ def test_converts_real_series_onto_the_input_grid(converted: dict, tiny_model: P
     assert ref.SeriesInstanceUID == src.series_uid
     assert ref.ReferencedInstanceSequence[0].ReferencedSOPInstanceUID == first_src.SOPInstanceUID
     assert len({pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID for f in got.files}) == 4
+    # every slice references its own source instance (taken from the scan, not from the first file)
+    refs = [pydicom.dcmread(f, stop_before_pixels=True).SourceImageSequence[0].ReferencedSOPInstanceUID
+            for f in got.files]
+    assert refs == [str(tags["SOPInstanceUID"]) for tags in src.tags]
     assert not [p for p in converted["tmp"].iterdir() if p.name.startswith(".")]
 
 

@@ -51,7 +51,9 @@ def test_qdq_onnx_has_per_channel_weights_and_runs(tiny_generator: Path, tiny_da
     assert ops.count("QuantizeLinear") > 10 and ops.count("DequantizeLinear") > 10
     inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
     producers = {o: n for n in model.graph.node for o in n.output}
-    conv = next(n for n in model.graph.node if n.op_type == "Conv")
+    convs = [n for n in model.graph.node if n.op_type == "Conv"]
+    assert convs[0].input[1] in inits  # the stem keeps its float weights
+    conv = convs[1]
     dq = producers[conv.input[1]]
     assert dq.op_type == "DequantizeLinear"
     assert inits[dq.input[1]].size == inits[dq.input[0]].shape[0] > 1  # one scale per output channel
@@ -62,10 +64,21 @@ def test_qdq_onnx_has_per_channel_weights_and_runs(tiny_generator: Path, tiny_da
     assert set(card["speed"]["ms"]) == {"onnxruntime int8", "onnxruntime fp32"}
     from sccg_edge.backends import load_backend
 
-    session = load_backend("onnxruntime", tmp_path / "qdq" / "model.onnx").session
-    assert session.get_session_options().graph_optimization_level.name == "ORT_ENABLE_EXTENDED"
-    assert card["precision_per_group"]["convs"] == {"int8": 17, "fp16": 0, "fp32": 1}  # the head stays FP32
+    from sccg_edge.backends.cards import onnx_metadata
+
+    # the graph level the file ran fastest at here is measured, recorded in the file, and used by the backend
+    chosen = card["method"]["onnxruntime_graph_level"]["chosen"]
+    assert set(card["method"]["onnxruntime_graph_level"]["ms_per_slice"]) == {"extended", "all-no-nhwc"}
+    assert onnx_metadata(tmp_path / "qdq" / "model.onnx")["ort_graph_level"] == chosen
+    backend = load_backend("onnxruntime", tmp_path / "qdq" / "model.onnx")
+    assert backend.graph_level == chosen and backend.describe()["graph_level"] == chosen
+    want = "ORT_ENABLE_EXTENDED" if chosen == "extended" else "ORT_ENABLE_ALL"
+    assert backend.session.get_session_options().graph_optimization_level.name == want
+    assert onnx_metadata(tmp_path / "qdq" / "model.onnx")["direction"] == "mr2ct"  # the card's stamp kept both
+    # the first and last convolutions (stem, head) stay FP32, every other one is INT8
+    assert card["precision_per_group"]["convs"] == {"int8": 16, "fp16": 0, "fp32": 2}
     assert card["precision_per_group"]["groups"]["head"] == {"int8": 0, "fp16": 0, "fp32": 1}
+    assert [name.split("/")[1:3] for name in card["method"]["kept_fp32"]] == [["encoder", "stem"], ["head", "head.0"]]
     assert 20 < card["fidelity"]["agreement_psnr"] < 100
     assert card["method"]["calibration_slices"] >= 4
     everything = quantize_artifact(tiny_generator, "mr2ct", replace(cfg, keep_fp32=(), calibrate_method="minmax"),
