@@ -85,20 +85,26 @@ def _negate_or_fail(i: int) -> int:
     return -i
 
 
-def test_decoder_processes_fork_only_when_safe_and_keep_order_and_errors() -> None:
+def test_decoder_processes_fork_only_when_safe_and_keep_order_and_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
     from concurrent.futures import ProcessPoolExecutor
 
+    import sccg_edge.utils.pipeline as pipeline
     from sccg_edge.utils.pipeline import decoder_processes
 
-    with decoder_processes(2) as pool:
-        assert isinstance(pool, ProcessPoolExecutor)  # this test runs single-threaded: the decoders are processes
-        assert list(prefetch_map(_negate_or_fail, range(7), executor=pool, ahead=3)) == [0, -1, -2, -3, -4, -5, -6]
-        got = []
-        with pytest.raises(InputError, match=r"I7\.dcm: slice 7 is corrupt"):  # the child's error, message intact
-            for v in prefetch_map(_negate_or_fail, range(20), executor=pool, ahead=3):
-                got.append(v)
-        assert got == [0, -1, -2, -3, -4, -5, -6]
+    # a `sccg-edge convert` process forks while it has one thread; in this long-lived test process libraries have
+    # left idle threads (OpenVINO's), so the single-threaded state is simulated for the first part
+    with monkeypatch.context() as m:
+        m.setattr(pipeline.threading, "active_count", lambda: 1)
+        with decoder_processes(2) as pool:
+            assert isinstance(pool, ProcessPoolExecutor)
+            assert list(prefetch_map(_negate_or_fail, range(7), executor=pool, ahead=3)) == [0, -1, -2, -3, -4, -5,
+                                                                                              -6]
+            got = []
+            with pytest.raises(InputError, match=r"I7\.dcm: slice 7 is corrupt"):  # the child's error, intact
+                for v in prefetch_map(_negate_or_fail, range(20), executor=pool, ahead=3):
+                    got.append(v)
+            assert got == [0, -1, -2, -3, -4, -5, -6]
     with decoder_processes(0) as pool:
         assert pool is None
     stop = threading.Event()
@@ -126,6 +132,7 @@ def test_pipelined_conversion_equals_slice_by_slice(tiny_model: Path, porcine_t2
             yield pool
 
     monkeypatch.setattr(convert_dicom, "decoder_processes", spy)
+    monkeypatch.setattr("sccg_edge.utils.pipeline.threading.active_count", lambda: 1)  # as in a fresh CLI process
     inp = _series(porcine_t2_dir, tmp_path / "in", 6)  # 6 slices: one full batch of 4 and a padded one
     fast = convert_path(inp, tmp_path / "fast", ConvertConfig(model=str(tiny_model), direction="mr2ct", threads=1),
                         progress=False)
