@@ -40,13 +40,14 @@ class OpenVinoBackend(Backend):
         extra_config: more OpenVINO properties for ``compile_model``.
         cache: keep compiled models in ``<cache folder>/openvino`` (``$SCCG_CACHE_DIR`` or ``~/.cache/sccg-edge``),
             so that the next start compiles the same model and shape in about half the time (OpenVINO's model
-            caching; a folder that cannot be written is skipped).
+            caching; a folder that cannot be written is skipped). Off by default: ``convert`` and ``serve`` turn
+            it on for the artifact they run again and again, not bench or quantize for their throwaway files.
     """
 
     name = "openvino"
 
     def __init__(self, artifact: str | Path, device: str = "cpu", threads: int = 0, direction: str | None = None,
-                 precision: str = "fp32", extra_config: dict[str, Any] | None = None, cache: bool = True) -> None:
+                 precision: str = "fp32", extra_config: dict[str, Any] | None = None, cache: bool = False) -> None:
         super().__init__(artifact, device=device, threads=threads, direction=direction)
         ov = import_runtime("openvino", _PURPOSE)
         self.path = require_file(self.artifact_path, (".xml", ".onnx"), self.name)

@@ -46,7 +46,8 @@ def inspect_cmd(
 def phantom_cmd(
     out: Annotated[Path, typer.Option("--out", help="Folder to write <patient>/{ct,mr}/*.dcm into.")],
     patients: Annotated[int, typer.Option("--patients", help="Number of phantom patients (1-1000).")] = 4,
-    size: Annotated[int, typer.Option("--size", help="Rows and columns of each slice (16 or more, a multiple of 4).")] = 256,
+    size: Annotated[int, typer.Option("--size", help="Rows and columns of each slice (16 or more, a multiple of "
+                                                     "4).")] = 256,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same files).")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
 ) -> None:

@@ -74,7 +74,9 @@ def load_translator(cfg: ConvertConfig, prepare: bool = False) -> Translator:
         inside = artifact_file(Path(cfg.model))  # an export / quantize folder: the model file it holds
         suffix = (inside or Path(cfg.model)).suffix.lower()
         backend = backend_for_artifact(inside or Path(cfg.model)) if suffix in ARTIFACT_SUFFIXES else "torch"
-    runner = load_backend(backend, cfg.model, device=cfg.device, threads=cfg.threads, direction=cfg.direction)
+    options = {"cache": True} if backend == "openvino" else {}  # compiled once, reused by the next conversion
+    runner = load_backend(backend, cfg.model, device=cfg.device, threads=cfg.threads, direction=cfg.direction,
+                          **options)
     size = cfg.size or runner.input_size
     if not size:
         raise ConfigError(f"the {backend} artifact has a dynamic input size: give --size (e.g. 256)")

@@ -192,6 +192,27 @@ def test_openvino_folder_prefers_the_ir_and_starts_without_torch(onnx_folder: Pa
     assert out.stdout.split() == ["openvino", "4", "False"]
 
 
+def test_convert_keeps_compiled_openvino_models_in_the_cache_folder(onnx_folder: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("openvino")
+    from sccg_edge.backends import load_backend
+    from sccg_edge.export import to_openvino
+
+    monkeypatch.setenv("SCCG_CACHE_DIR", str(tmp_path / "cache"))
+    folder = tmp_path / "ov"
+    shutil.copytree(onnx_folder, folder)
+    to_openvino(folder / "model.onnx", folder / "model.xml")
+    (folder / "card.json").write_text(json.dumps({"size": 32, "direction": "mr2ct"}))  # the IR is the artifact
+    load_backend("openvino", folder / "model.xml").prepare((1, 1, 32, 32))  # bench, quantize: no cache by default
+    assert not (tmp_path / "cache" / "openvino").exists()
+    tr = load_translator(ConvertConfig(model=str(folder), direction="mr2ct"), prepare=True)  # compiled now
+    blobs = [p for p in (tmp_path / "cache" / "openvino").iterdir() if p.is_file()]
+    assert tr.backend == "openvino" and blobs and sum(p.stat().st_size for p in blobs) > 1000
+    x = np.zeros((tr.batch, 1, 32, 32), np.float32)
+    again = load_translator(ConvertConfig(model=str(folder), direction="mr2ct"), prepare=True)  # a cache hit
+    np.testing.assert_allclose(again.infer(x), tr.infer(x), atol=1e-6)
+
+
 def test_flip_tta_averages_the_mirrored_prediction_and_is_labelled(tiny_model: Path, porcine_t2_dir: Path,
                                                                    tmp_path: Path) -> None:
     plain = load_translator(ConvertConfig(model=str(tiny_model), direction="mr2ct", threads=1))
