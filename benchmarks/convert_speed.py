@@ -159,7 +159,8 @@ def write_report(out: Path) -> None:
                  "ratios and the CPU seconds."), "",
              "Each convert mode ran `--repeats` times in fresh processes; the median run (by wall time) is shown, the "
              "range of the steady time and of the start-up over all runs in brackets.", "",
-             "| artifact | mode | wall ms/slice | CPU ms/slice (after start-up) | steady wall ms/slice | start-up wall s (range) (one-slice CPU s) | model-only ms/slice "
+             "| artifact | mode | wall ms/slice | CPU ms/slice (after start-up) | steady wall ms/slice | "
+             "start-up wall s (range) (one-slice CPU s) | model-only ms/slice "
              "(b1 / b4, wall) | model-only CPU ms/slice (b1 / b4) | convert wall / model b1 wall |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for row in doc["rows"]:

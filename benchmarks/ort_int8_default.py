@@ -107,8 +107,8 @@ def main() -> None:
             with tempfile.TemporaryDirectory(prefix="ort-int8-") as work:
                 rows += study(model, size, Path(work), [int(t) for t in args.threads.split(",")],
                               args.heavy_iters if model == "teacher" else args.iters, args.subset, args.val_slices)
-    doc = {"machine": machine_info(), "command": " ".join(["python", *sys.argv]), "load_average_at_start": LOAD_AT_START,
-           "rows": rows}
+    doc = {"machine": machine_info(), "command": " ".join(["python", *sys.argv]),
+           "load_average_at_start": LOAD_AT_START, "rows": rows}
     (args.out / "results.json").write_text(json.dumps(doc, indent=1) + "\n")
     write_report(args.out)
 
@@ -121,7 +121,8 @@ def write_report(out: Path) -> None:
              f"{', '.join(k for k, v in (m.get('isa') or {}).items() if v)}; ONNX Runtime "
              f"{(m.get('versions') or {}).get('onnxruntime')}; 1-minute load average at the start "
              f"{doc['load_average_at_start']:.2f}.", "",
-             "| model | size | threads | variant | graph level | wall ms/slice | x FP32 | PSNR | SSIM | agreement PSNR |",
+             "| model | size | threads | variant | graph level | wall ms/slice | x FP32 | PSNR | SSIM | "
+             "agreement PSNR |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in doc["rows"]:
         lines.append(f"| {r['model']} | {r['size']} | {r['threads']} | {r['variant']} | {r['graph_level']} | "

@@ -13,7 +13,6 @@ from sccg_edge.backends.inspect import onnx_precision
 from sccg_edge.backends.runtimes import import_runtime
 from sccg_edge.errors import ConfigError, InputError
 
-
 #: ONNX Runtime graph optimisation levels a session can run at: "all" (every optimisation, the NCHWc layout of
 #: float convolutions), "extended" (no layout passes: fused INT8 convolutions stay NCHW) and "all-no-nhwc" (every
 #: optimisation except the NHWC transposes ONNX Runtime wraps around fused INT8 convolutions)

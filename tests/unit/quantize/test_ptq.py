@@ -63,7 +63,6 @@ def test_qdq_onnx_has_per_channel_weights_and_runs(tiny_generator: Path, tiny_da
     assert "InstanceNormalization" not in quantized  # no Q/DQ pair right after InstanceNorm (it stays float)
     assert set(card["speed"]["ms"]) == {"onnxruntime int8", "onnxruntime fp32"}
     from sccg_edge.backends import load_backend
-
     from sccg_edge.backends.cards import onnx_metadata
 
     # the graph level the file ran fastest at here is measured, recorded in the file, and used by the backend
