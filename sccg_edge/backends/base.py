@@ -46,7 +46,7 @@ class Backend(abc.ABC):
         self.threads = int(threads)
         self.direction = direction
         self.precision = "fp32"
-        meta = artifact_metadata(self.artifact_path)
+        meta = self.recorded = artifact_metadata(self.artifact_path)  # what export/quantize recorded, if anything
         self.input_size: int | None = int(meta["size"]) if meta.get("size") else None  # static S of (1, 1, S, S)
         self.ct_window: str | None = meta.get("ct_window")  # CT window the source model was trained with
         recorded = meta.get("direction")

@@ -42,34 +42,35 @@ RECORDED = ("direction", "size", "ct_window", "precision", "model")
 ONNX_PREFIX = "sccg_edge."
 
 
+#: the ONNX Runtime graph optimisation level quantize measured fastest for a Q/DQ file (read by the onnxruntime backend)
+GRAPH_LEVEL_KEY = "ort_graph_level"
+
+
 def stamp_onnx(path: Path, card: dict[str, Any]) -> None:
     """Record direction, size, CT window, precision and source model inside an ONNX file (``metadata_props``), so
     the file alone says what it translates even when copied away from its card."""
-    import onnx
-
-    model = onnx.load(str(path), load_external_data=False)
-    replaced = {ONNX_PREFIX + key for key in RECORDED}  # other keys (the ONNX Runtime graph level) are kept
-    kept = [p for p in model.metadata_props if p.key not in replaced]
-    del model.metadata_props[:]
-    model.metadata_props.extend(kept)
     values = {**card, "model": card.get("source")}
-    for key in RECORDED:
-        if values.get(key) is not None:
-            entry = model.metadata_props.add()
-            entry.key, entry.value = ONNX_PREFIX + key, str(values[key])
-    onnx.save(model, str(path))
+    _write_onnx_metadata(path, RECORDED, {key: values.get(key) for key in RECORDED})
 
 
 def record_in_onnx(path: Path, key: str, value: str) -> None:
     """Set one ``sccg_edge.<key>`` entry of an ONNX file's ``metadata_props`` (others unchanged)."""
+    _write_onnx_metadata(path, (key,), {key: value})
+
+
+def _write_onnx_metadata(path: Path, replaced: tuple[str, ...], values: dict[str, Any]) -> None:
+    """Drop the ``sccg_edge.`` entries of ``replaced`` from an ONNX file and add those of ``values`` not None; every
+    other entry is kept."""
     import onnx
 
     model = onnx.load(str(path), load_external_data=False)
-    kept = [p for p in model.metadata_props if p.key != ONNX_PREFIX + key]
+    kept = [p for p in model.metadata_props if p.key not in {ONNX_PREFIX + key for key in replaced}]
     del model.metadata_props[:]
     model.metadata_props.extend(kept)
-    entry = model.metadata_props.add()
-    entry.key, entry.value = ONNX_PREFIX + key, value
+    for key, value in values.items():
+        if value is not None:
+            entry = model.metadata_props.add()
+            entry.key, entry.value = ONNX_PREFIX + key, str(value)
     onnx.save(model, str(path))
 
 
@@ -91,7 +92,7 @@ def artifact_metadata(artifact: Path | None) -> dict[str, Any]:
         return {}
     inside = onnx_metadata(artifact) if artifact.is_file() and artifact.suffix.lower() == ".onnx" else {}
     beside = _sidecar_metadata(artifact)
-    meta = {**beside, **{k: v for k, v in inside.items() if k in ("size", "ct_window", "direction")}}
+    meta = {**beside, **{k: v for k, v in inside.items() if k in ("size", "ct_window", "direction", GRAPH_LEVEL_KEY)}}
     if meta.get("direction"):
         meta["recorded_in"] = "its ONNX metadata" if inside.get("direction") else "its card.json/config.yaml"
     return meta

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from sccg_edge.backends.base import BACKENDS, Backend, check_precision, require_file
-from sccg_edge.backends.cards import onnx_metadata
+from sccg_edge.backends.cards import GRAPH_LEVEL_KEY
 from sccg_edge.backends.inspect import onnx_precision
 from sccg_edge.backends.runtimes import import_runtime
 from sccg_edge.errors import ConfigError, InputError
@@ -17,8 +17,6 @@ from sccg_edge.errors import ConfigError, InputError
 #: float convolutions), "extended" (no layout passes: fused INT8 convolutions stay NCHW) and "all-no-nhwc" (every
 #: optimisation except the NHWC transposes ONNX Runtime wraps around fused INT8 convolutions)
 GRAPH_LEVELS = ("all", "extended", "all-no-nhwc")
-#: the ONNX metadata key (``sccg_edge.`` prefix) where quantize records the level a Q/DQ graph ran fastest at
-GRAPH_LEVEL_KEY = "ort_graph_level"
 
 
 @BACKENDS.register("onnxruntime")
@@ -54,7 +52,7 @@ class OnnxRuntimeBackend(Backend):
         # Q/DQ INT8 graphs: ENABLE_ALL's layout pass wraps every fused QLinearConv in NHWC transposes, which made INT8
         # slower than FP32; EXTENDED keeps the fused NCHW kernels (benchmarks/results/2026-12-04_ort_int8), and ALL
         # without the NHWC pass also keeps the NCHWc float kernels of the FP32 stem and head, faster for some models
-        recorded = onnx_metadata(path).get(GRAPH_LEVEL_KEY) if graph_level is None else None
+        recorded = self.recorded.get(GRAPH_LEVEL_KEY)  # read from the file's metadata with the rest (base class)
         level = graph_level or (recorded if recorded in GRAPH_LEVELS else "extended" if graph == "int8" else "all")
         if level not in GRAPH_LEVELS:
             raise ConfigError(f"unknown ONNX Runtime graph level '{level}'; choose one of: {', '.join(GRAPH_LEVELS)}")

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from sccg_edge.backends import import_runtime
-from sccg_edge.backends.cards import record_in_onnx
+from sccg_edge.backends.cards import GRAPH_LEVEL_KEY, record_in_onnx
 from sccg_edge.backends.inspect import in_groups, onnx_conv_names
 from sccg_edge.backends.speed import time_interleaved
 from sccg_edge.config import QuantConfig
@@ -90,7 +90,7 @@ def record_fastest_graph_level(path: Path, size: int, rounds: int) -> dict[str, 
     """
     if rounds <= 0:
         return None
-    from sccg_edge.backends.onnxruntime_backend import GRAPH_LEVEL_KEY, OnnxRuntimeBackend
+    from sccg_edge.backends.onnxruntime_backend import OnnxRuntimeBackend
 
     runs = {level: OnnxRuntimeBackend(path, graph_level=level) for level in ("extended", "all-no-nhwc")}
     x = np.random.default_rng(0).uniform(-1, 1, (1, 1, size, size)).astype(np.float32)
